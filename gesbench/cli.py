@@ -1,0 +1,126 @@
+"""The ``gesbench`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gesbench.errors import GesbenchError
+
+
+def _list(args: argparse.Namespace) -> int:
+    from gesbench.experiment import builtin_experiments
+    from gesbench.registry import optimizers, problems
+
+    for title, registry in (("Problems", problems), ("Optimizers", optimizers)):
+        print(f"{title}:")
+        loaded, broken = registry.load_all()
+        for name, cls in loaded.items():
+            defaults = ", ".join(f"{k}={v!r}" for k, v in cls.defaults.items())
+            summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+            print(f"  {name:<22} {summary}")
+            print(f"  {'':<22} defaults: {defaults}")
+        for name, error in broken.items():
+            print(f"  {name:<22} BROKEN PLUGIN: {error}")
+    print("Experiments:")
+    for name, description in builtin_experiments().items():
+        print(f"  {name:<22} {description}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gesbench.experiment import load_experiment
+    from gesbench.harness import run_experiment
+    from gesbench.report import build_report
+
+    experiment = load_experiment(args.spec).with_overrides(args.repetitions, args.budget)
+    out = Path(args.out) if args.out else Path("reports") / experiment.name
+    print(f"{experiment.name}: {len(experiment.trials())} trials -> {out}")
+    try:
+        counts = run_experiment(
+            experiment, out, workers=args.workers, progress=not args.no_progress
+        )
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; finished trials are stored. Resume with the same command.")
+        return 130
+    print("trials: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    if not args.no_report:
+        for path in build_report(out):
+            print(f"wrote {path}")
+    return 0 if counts.get("failed", 0) == 0 else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    from gesbench.report import build_report
+
+    for path in build_report(args.run_dir):
+        print(f"wrote {path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from gesbench.results import export
+
+    for path in export(args.run_dir, args.format):
+        print(f"wrote {path}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return int(value) if value.is_integer() else value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gesbench",
+        description="Benchmark Guided ES and other surrogate-gradient optimizers.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list problems, optimizers and built-in experiments")
+    p.set_defaults(func=_list)
+
+    p = sub.add_parser("run", help="run (or resume) an experiment and build its report")
+    p.add_argument("spec", help="built-in experiment name (see `gesbench list`) or a TOML path")
+    p.add_argument("--out", help="run folder (default: reports/NAME)")
+    p.add_argument("--workers", type=_positive_int, default=1, help="local worker processes")
+    p.add_argument("--repetitions", type=_positive_int, help="override the spec's repetitions")
+    p.add_argument("--budget", type=_positive_number, help="override the spec's budget limit")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--no-report", action="store_true", help="skip building the report")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("report", help="re-draw a run folder's figures and CSVs from its store")
+    p.add_argument("run_dir")
+    p.set_defaults(func=_report)
+
+    p = sub.add_parser("export", help="export a run folder's trials and traces")
+    p.add_argument("run_dir")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.set_defaults(func=_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except GesbenchError as exc:
+        print(f"gesbench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Experiment specs shipped with gesbench (one TOML file each)."""

@@ -1,0 +1,51 @@
+"""Run an experiment into a run folder: expand, skip finished trials, execute, store."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+from tqdm import tqdm
+
+from gesbench.executors import execute
+from gesbench.experiment import Experiment
+from gesbench.store import ResultStore, run_lock
+
+
+def run_experiment(
+    experiment: Experiment,
+    run_dir: str | os.PathLike[str],
+    *,
+    workers: int = 1,
+    executor: str | None = None,
+    progress: bool = True,
+) -> Counter[str]:
+    """Run every unfinished trial of ``experiment``, storing each as it finishes.
+
+    Re-running resumes: trials already done or diverged are skipped; failed ones are retried.
+    Returns the count of trials by status after this run (over the experiment's trials).
+    ``executor`` defaults to 'processes' when ``workers > 1``, else 'sequential'.
+    """
+    executor = executor or ("processes" if workers > 1 else "sequential")
+    run_dir = Path(run_dir)
+    trials = experiment.trials()
+    with run_lock(run_dir), ResultStore(run_dir, create=True) as store:
+        store.set_meta("experiment", asdict(experiment))
+        store.set_meta("trial_ids", [t.id for t in trials])
+        finished = store.finished_ids()
+        todo = [t for t in trials if t.id not in finished]
+        with tqdm(
+            total=len(trials),
+            initial=len(trials) - len(todo),
+            desc=f"{experiment.name} trials",
+            unit="trial",
+            disable=not progress,
+        ) as bar:
+            for result in execute(todo, executor, workers):
+                store.write(result)
+                bar.update()
+        ids = {t.id for t in trials}
+        rows = store.db.execute("SELECT id, status FROM trials")
+        return Counter(status for trial_id, status in rows if trial_id in ids)

@@ -1,0 +1,56 @@
+"""The least-squares quadratic with a perturbed gradient from the GES paper (its Fig. 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from gesbench.params import require
+from gesbench.problem import Array, Problem, frozen
+
+
+def random_unit(rng: np.random.Generator, shape: tuple[int, ...]) -> Array:
+    """Directions uniform on the sphere, along the last axis."""
+    v = rng.standard_normal(shape)
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+class PerturbedQuadratic(Problem):
+    """``f(x) = ||A x - b||^2 / (2m)`` with a biased, noisy surrogate gradient.
+
+    ``A`` (m x n) and ``b`` are i.i.d. N(0, 1); ``x0 = 0``; ``f*`` comes from least squares.
+    The surrogate is ``grad f + (bias * b_hat + noise * nu_t) * ||grad f||`` where ``b_hat`` is
+    a unit direction fixed with the instance and ``nu_t`` a fresh unit direction at every call.
+    The paper's Fig. 1 uses n = 1000, m = 2000, bias 1.0, noise 1.5, so the alignment between
+    surrogate and true gradient starts near ``1 / sqrt(1 + 1 + 1.5^2) ~= 0.48``.
+    """
+
+    defaults: ClassVar[Mapping[str, Any]] = {"n": 1000, "m": 2000, "bias": 1.0, "noise": 1.5}
+
+    def _build(self, rng: np.random.Generator) -> None:
+        p = self.params
+        require(p["n"] >= 1 and p["m"] >= 1, "PerturbedQuadratic", "n and m must be >= 1")
+        require(p["bias"] >= 0 and p["noise"] >= 0, "PerturbedQuadratic", "bias, noise >= 0")
+        n, m = p["n"], p["m"]
+        self.dim = n
+        self.A = frozen(rng.standard_normal((m, n)))
+        self.b = frozen(rng.standard_normal(m))
+        self.bias_direction = frozen(random_unit(rng, (n,)))
+        self.x0 = frozen(np.zeros(n))
+        x_star = np.linalg.lstsq(self.A, self.b, rcond=None)[0]
+        self.f_star = float(self.loss(x_star[None, :])[0])
+
+    def loss(self, X: Array) -> Array:
+        residuals = X @ self.A.T - self.b
+        return np.einsum("ij,ij->i", residuals, residuals) / (2 * len(self.b))
+
+    def true_grad(self, x: Array) -> Array:
+        return (self.A.T @ (self.A @ x - self.b)) / len(self.b)
+
+    def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
+        grad = self.true_grad(x)
+        p = self.params
+        perturbation = p["bias"] * self.bias_direction + p["noise"] * random_unit(rng, (self.dim,))
+        return grad + perturbation * np.linalg.norm(grad)
