@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gesbench.budget import Budget
-from gesbench.errors import BudgetExhausted, Diverged
+from gesbench.errors import BudgetExhausted, Diverged, GesbenchError
 from gesbench.oracle import Oracle
 from gesbench.params import resolve
 from gesbench.problem import Array, FunctionProblem
@@ -106,12 +106,22 @@ def drive(
 
     Returns normally when the budget is exhausted (including mid-iteration: that partial
     iteration is discarded, since the optimizer raised before updating ``x``). Raises
-    :class:`Diverged` when the recommendation becomes non-finite.
+    :class:`Diverged` when the recommendation becomes non-finite, and
+    :class:`~gesbench.errors.GesbenchError` when an iteration spends nothing of a budget that
+    does not count iterations (e.g. vanilla ES under a surrogate-call budget), which would
+    otherwise never end.
     """
+    counts_iterations = oracle.budget.kind == "iterations"
     try:
         while not oracle.exhausted:
+            before = oracle.spent
             optimizer.step(oracle)
             oracle.iterations += 1
+            if not counts_iterations and oracle.spent == before:
+                raise GesbenchError(
+                    f"{optimizer.name} spent nothing of its {oracle.budget.kind!r} budget in an "
+                    "iteration, so the budget would never run out; choose another budget kind"
+                )
             if not np.isfinite(optimizer.x).all():
                 raise Diverged(f"non-finite iterate at iteration {oracle.iterations}")
             if after_iteration is not None:
