@@ -13,7 +13,7 @@ from gesbench.errors import (
 )
 from gesbench.experiment import Experiment, load_experiment, parse_experiment
 from gesbench.ges import GuidedES
-from gesbench.optimizer import OptimizeResult, Optimizer
+from gesbench.optimizer import Optimizer, OptimizeResult
 from gesbench.oracle import Oracle
 from gesbench.problem import Problem
 from gesbench.registry import optimizers, problems, register_optimizer, register_problem

@@ -43,7 +43,7 @@ def _run(args: argparse.Namespace) -> int:
             experiment, out, workers=args.workers, progress=not args.no_progress
         )
     except KeyboardInterrupt:
-        print(f"\ninterrupted; finished trials are stored. Resume with the same command.")
+        print("\ninterrupted; finished trials are stored. Resume with the same command.")
         return 130
     print("trials: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     if not args.no_report:

@@ -42,7 +42,7 @@ class StoreError(GesbenchError):
     """The result store is missing, locked by another run, or not a gesbench store."""
 
 
-class BudgetExhausted(Exception):  # noqa: N818 - a control-flow signal, not an error
+class BudgetExhausted(Exception):
     """Raised by the oracle when a request would exceed the trial's budget."""
 
 

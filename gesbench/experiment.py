@@ -139,7 +139,9 @@ def _entries(where: str, raw: Any, registry: Registry[Any]) -> list[Entry]:
             except GesbenchError as exc:
                 raise SpecError(f"{at}: {exc}") from None
             suffix = ", ".join(f"{k}={v}" for k, v in swept.items())
-            entries.append(Entry(name, resolved, f"{base_label} {suffix}" if suffix else base_label))
+            entries.append(
+                Entry(name, resolved, f"{base_label} {suffix}" if suffix else base_label)
+            )
     labels = [e.label for e in entries]
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
@@ -151,7 +153,13 @@ def parse_experiment(data: dict[str, Any], default_name: str = "experiment") -> 
     """Validate a spec given as a (TOML-shaped) dict."""
     data = _table("spec", data)
     unknown = set(data) - {
-        "name", "description", "repetitions", "budget", "trace", "problems", "optimizers"
+        "name",
+        "description",
+        "repetitions",
+        "budget",
+        "trace",
+        "problems",
+        "optimizers",
     }
     if unknown:
         raise SpecError(f"unknown top-level field(s) {', '.join(sorted(unknown))}")

@@ -3,8 +3,9 @@
 Random search whose Gaussian search distribution is elongated along the subspace spanned by
 the last ``k`` surrogate gradients:
 
-    Sigma = (alpha / n) I + ((1 - alpha) / k) U U^T,     U = orthonormal basis of the surrogates
-    g     = beta / (2 sigma^2 P) * sum_i eps_i (f(x + eps_i) - f(x - eps_i)),  eps_i ~ N(0, sigma^2 Sigma)
+    Sigma = (alpha / n) I + ((1 - alpha) / k) U U^T    (U: orthonormal basis of the surrogates)
+    eps_i ~ N(0, sigma^2 Sigma),  i = 1..P
+    g     = beta / (2 sigma^2 P) * sum_i eps_i (f(x + eps_i) - f(x - eps_i))
 
 and ``g`` is handed to a first-order update (SGD, momentum or Adam) as if it were the gradient.
 The surrogate shapes the search distribution only; it never enters the step.
@@ -17,8 +18,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from gesbench.oracle import Oracle
 from gesbench.optimizer import Optimizer
+from gesbench.oracle import Oracle
 from gesbench.params import require
 from gesbench.problem import Array
 from gesbench.updates import UPDATE_DEFAULTS, UpdateRule, check_update_params

@@ -36,7 +36,7 @@ class Optimizer(ABC):
         self.check_params()
         self.x: Array = np.empty(0)
 
-    def check_params(self) -> None:
+    def check_params(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Raise :class:`~gesbench.errors.HyperparameterError` for out-of-range parameters."""
 
     def start(self, x0: Array) -> None:

@@ -91,9 +91,7 @@ class ResultStore:
 
     def set_meta(self, key: str, value: object) -> None:
         with self.db:
-            self.db.execute(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value))
-            )
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     def meta(self) -> dict[str, object]:
         return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
