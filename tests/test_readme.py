@@ -1,0 +1,52 @@
+"""The README's Python examples run as written and do what the text says."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from gesbench import optimizers, parse_experiment, problems
+from gesbench.harness import run_experiment
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+
+
+def run_blocks() -> dict:
+    namespace: dict = {}
+    for block in python_blocks():
+        exec(compile(block, str(README), "exec"), namespace)
+    return namespace
+
+
+def test_ges_example_minimises_the_users_function(capsys):
+    ns = run_blocks()
+    result = ns["result"]
+    assert result.fun < 0.1 * ns["f"](np.zeros(10))
+    assert result.evaluations == 2 * result.iterations == 1000
+    assert capsys.readouterr().out.strip()
+
+
+def test_plugin_examples_run_through_the_harness(tmp_path):
+    ns = run_blocks()
+    problems.register("readme_noisy_sphere")(ns["NoisySphere"])
+    optimizers.register("readme_sign_descent")(ns["SignDescent"])
+    experiment = parse_experiment(
+        {
+            "name": "readme",
+            "repetitions": 2,
+            "budget": {"kind": "iterations", "limit": 100},
+            "problems": [{"name": "readme_noisy_sphere", "params": {"n": 10}}],
+            "optimizers": [
+                {"name": "readme_sign_descent", "params": {"lr": 0.05}},
+                {"name": "guided_es", "params": {"lr": 0.1}},
+            ],
+        }
+    )
+    counts = run_experiment(experiment, tmp_path, progress=False)
+    assert counts == {"done": 4}
