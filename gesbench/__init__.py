@@ -16,7 +16,7 @@ from gesbench.ges import GuidedES
 from gesbench.optimizer import Optimizer, OptimizeResult
 from gesbench.oracle import Oracle
 from gesbench.problem import Problem
-from gesbench.registry import optimizers, problems, register_optimizer, register_problem
+from gesbench.registry import register_optimizer, register_problem
 from gesbench.results import load_results
 from gesbench.runner import TrialResult, run_trial
 from gesbench.trial import TrialSpec
@@ -40,9 +40,7 @@ __all__ = [
     "UnknownNameError",
     "load_experiment",
     "load_results",
-    "optimizers",
     "parse_experiment",
-    "problems",
     "register_optimizer",
     "register_problem",
     "run_trial",

@@ -19,8 +19,8 @@ def test_initial_excess_loss_matches_the_paper(fig1_problem):
     assert 0.22 < excess < 0.30
 
 
-def test_f_star_is_the_minimum(fig1_problem):
-    p = fig1_problem
+def test_f_star_is_the_minimum():
+    p = PerturbedQuadratic(np.random.default_rng(1), n=200, m=400)
     x_star = np.linalg.lstsq(p.A, p.b, rcond=None)[0]
     assert np.linalg.norm(p.true_grad(x_star)) < 1e-10
     assert p.loss(x_star[None])[0] == pytest.approx(p.f_star, abs=1e-12)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gesbench import optimizers, parse_experiment, problems
+from gesbench import parse_experiment, register_optimizer, register_problem
 from gesbench.harness import run_experiment
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -34,8 +34,8 @@ def test_ges_example_minimises_the_users_function(capsys):
 
 def test_plugin_examples_run_through_the_harness(tmp_path):
     ns = run_blocks()
-    problems.register("readme_noisy_sphere")(ns["NoisySphere"])
-    optimizers.register("readme_sign_descent")(ns["SignDescent"])
+    register_problem("readme_noisy_sphere")(ns["NoisySphere"])
+    register_optimizer("readme_sign_descent")(ns["SignDescent"])
     experiment = parse_experiment(
         {
             "name": "readme",
