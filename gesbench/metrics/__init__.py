@@ -1,0 +1,28 @@
+"""Comparison metrics: one metric per module, each a function from DataFrame to DataFrame.
+
+- :mod:`~gesbench.metrics.final_values`: each trial's final value (diverged runs count as +inf).
+- :mod:`~gesbench.metrics.final_table`: per-problem median with CI, mean rank, paired tests.
+- :mod:`~gesbench.metrics.runtime_ecdf`: COCO-style ECDF of the budget needed to reach targets.
+- :mod:`~gesbench.metrics.performance_profile`: Dolan-More performance profiles.
+- :mod:`~gesbench.metrics.win_rate`: pairwise win rates with bootstrap CIs.
+- :mod:`~gesbench.metrics.sweep`: median final value per swept hyperparameter setting.
+"""
+
+from gesbench.metrics.final_table import final_table
+from gesbench.metrics.final_values import final_values
+from gesbench.metrics.performance_profile import performance_profile, solve_costs
+from gesbench.metrics.runtime_ecdf import hitting_times, runtime_ecdf, targets
+from gesbench.metrics.sweep import sweep_grid
+from gesbench.metrics.win_rate import win_rate
+
+__all__ = [
+    "final_table",
+    "final_values",
+    "hitting_times",
+    "performance_profile",
+    "runtime_ecdf",
+    "solve_costs",
+    "sweep_grid",
+    "targets",
+    "win_rate",
+]
