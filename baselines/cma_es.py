@@ -1,0 +1,158 @@
+"""CMA-ES through pycma (the ``cma`` package), driven ask/tell through the oracle.
+
+Hansen's covariance matrix adaptation evolution strategy with the library's own defaults
+(population ``4 + floor(3 ln n)``, weighted recombination, active covariance update); only the
+starting step size ``sigma0`` and optionally the population size are set here. pycma is
+imported when an optimizer starts, so listing optimizers stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from gesbench.errors import BudgetExhausted
+from gesbench.optimizer import Optimizer
+from gesbench.oracle import Oracle
+from gesbench.params import require
+from gesbench.problem import Array
+
+CMA_DEFAULTS: Mapping[str, Any] = {"sigma0": 0.1, "popsize": 0, "evaluations_per_step": 0}
+"""``popsize = 0`` and ``evaluations_per_step = 0`` mean the library's population size and one
+whole generation per step."""
+
+
+class CMAES(Optimizer):
+    """CMA-ES via pycma, full covariance; very slow at n >= 5000 (kept out of default runs).
+
+    Each sample costs O(n^2) and the periodic eigendecomposition O(n^3): about a minute for
+    20,000 evaluations at n = 1000 on one core.
+
+    Parameters
+    ----------
+    rng : numpy Generator or seed
+        Feeds pycma's ``randn`` option, so no global RNG is touched (pycma's ``seed`` is unused).
+    sigma0 : float
+        Initial step size (standard deviation per coordinate).
+    popsize : int
+        Population size (lambda); 0 keeps pycma's default ``4 + floor(3 ln n)``.
+    evaluations_per_step : int
+        0 (default): one step is one generation, evaluated as one batch. A positive value spreads
+        each generation over steps of that many evaluations (a step may finish one generation and
+        start the next), so that under an iteration budget CMA-ES spends as many evaluations per
+        iteration as, e.g., Guided ES (2). The distribution is updated when a generation is
+        complete.
+
+    Notes
+    -----
+    The recommendation ``x`` is the distribution mean (pycma's "favourite" solution), not the
+    best point evaluated: it is what the algorithm believes in, and it is comparable with the
+    iterate of the gradient-like methods.
+
+    The budget is never exceeded: before each batch the step asks
+    ``oracle.remaining_evaluations()`` and evaluates only the candidates that still fit. When
+    the budget then runs out (evaluation or cost budgets; for iteration budgets, in the last
+    iteration) with a generation only partly evaluated, that truncated generation moves the
+    mean the way a full one would, over the candidates evaluated: the best ``min(mu, r)`` of the
+    ``r`` evaluated are recombined with pycma's leading weights renormalised to sum 1. Step size
+    and covariance are not updated, since no generation follows.
+    """
+
+    defaults: ClassVar[Mapping[str, Any]] = CMA_DEFAULTS
+    uses_surrogate: ClassVar[bool] = False
+    diagonal: ClassVar[bool] = False
+    """Learn only the diagonal of the covariance (pycma's ``CMA_diagonal``)."""
+
+    def check_params(self) -> None:
+        p, name = self.params, self.name
+        require(p["sigma0"] > 0, name, f"sigma0 must be > 0, got {p['sigma0']}")
+        # pycma refuses to tell fewer than 3 solutions per generation.
+        require(
+            p["popsize"] == 0 or p["popsize"] >= 3,
+            name,
+            f"popsize must be 0 (library default) or >= 3, got {p['popsize']}",
+        )
+        require(
+            p["evaluations_per_step"] >= 0,
+            name,
+            f"evaluations_per_step must be >= 0, got {p['evaluations_per_step']}",
+        )
+
+    def _randn(self, *shape: int) -> Array:
+        return self.rng.standard_normal(shape)
+
+    def start(self, x0: Array) -> None:
+        import cma
+
+        super().start(x0)
+        p = self.params
+        options: dict[str, Any] = {
+            "verbose": -9,
+            "verb_log": 0,
+            "verb_disp": 0,
+            "seed": np.nan,
+            "randn": self._randn,
+            "CMA_diagonal": self.diagonal,
+        }
+        if p["popsize"]:
+            options["popsize"] = p["popsize"]
+        self.es = cma.CMAEvolutionStrategy(self.x, p["sigma0"], options)
+        self._pending: Array | None = None  # candidates of the current generation
+        self._values = np.empty(0)
+        self._done = 0  # how many of them are evaluated
+        self.x = np.array(self.es.mean, dtype=float)
+
+    def _ask(self, oracle: Oracle) -> Array:
+        """Candidates of a new generation, as rows."""
+        return np.asarray(self.es.ask(), dtype=float)
+
+    def step(self, oracle: Oracle) -> None:
+        want = self.params["evaluations_per_step"] or self.es.popsize
+        spent = 0
+        while want > 0:
+            if self._pending is None:
+                self._pending = self._ask(oracle)
+                self._values = np.empty(len(self._pending))
+                self._done = 0
+            take = min(want, len(self._pending) - self._done)
+            left = oracle.remaining_evaluations()
+            if left is not None:
+                take = min(take, left)
+            if take <= 0:
+                break
+            batch = slice(self._done, self._done + take)
+            self._values[batch] = oracle.loss(self._pending[batch])
+            self._done += take
+            spent += take
+            want -= take
+            if self._done == len(self._pending):
+                self.es.tell(list(self._pending), self._values.tolist())
+                self._pending = None
+        if spent == 0:  # what is left of the budget cannot pay for one evaluation
+            raise BudgetExhausted
+        if self._pending is not None and self._done and _last_step(oracle):
+            self.x = self._truncated_mean()
+        else:
+            self.x = np.array(self.es.mean, dtype=float)
+
+    def _truncated_mean(self) -> Array:
+        """Mean after recombining the evaluated part of an unfinished generation."""
+        assert self._pending is not None
+        values = self._values[: self._done]
+        best = np.argsort(values, kind="stable")[: min(self.es.sp.weights.mu, self._done)]
+        weights = np.asarray(self.es.sp.weights[: len(best)], dtype=float)
+        weights /= weights.sum()
+        mean = np.asarray(self.es.mean, dtype=float)
+        return mean + self.es.sp.cmean * (weights @ (self._pending[best] - mean))
+
+
+def _last_step(oracle: Oracle) -> bool:
+    """True when no evaluation can follow this step."""
+    left = oracle.remaining_evaluations()
+    if left is not None:
+        return left <= 0
+    budget = oracle.budget
+    # the driver counts this step only after it returns
+    return budget.kind == "iterations" and oracle.iterations + 1 >= budget.limit

@@ -1,0 +1,185 @@
+"""Nevergrad's evolution-strategy family, adapted to the step/oracle interface.
+
+One adapter, :class:`NevergradES`, drives any optimizer of Nevergrad's registry by name; each
+subclass below fixes one name and is registered as its own optimizer (``ng_*``), so each shows
+in ``gesbench list``. Nevergrad is imported only when such an optimizer first steps, so listing
+optimizers and running the others never pays for importing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from gesbench.budget import Budget
+from gesbench.errors import BudgetExhausted, HyperparameterError
+from gesbench.optimizer import Optimizer
+from gesbench.oracle import Oracle
+from gesbench.params import require
+from gesbench.problem import Array
+
+
+def nevergrad_budget(budget: Budget, num_workers: int) -> int | None:
+    """Total loss evaluations to announce to Nevergrad for a trial budget.
+
+    Evaluation budgets give their limit; cost budgets what the limit buys at the evaluation cost
+    (these optimizers never call the surrogate); iteration budgets ``num_workers`` evaluations
+    per iteration. A surrogate-call budget announces none (such a trial cannot spend it and
+    is stopped by the driver after one step).
+    """
+    if budget.kind == "evaluations":
+        return int(budget.limit)
+    if budget.kind == "cost":
+        return int(budget.limit // budget.evaluation_cost)
+    if budget.kind == "iterations":
+        return int(budget.limit) * num_workers
+    return None
+
+
+class NevergradES(Optimizer):
+    """A Nevergrad optimizer chosen by ``ng_name`` (set by each registered subclass).
+
+    Parameters
+    ----------
+    rng : numpy Generator or seed
+        Seeds the parametrization's ``random_state`` (a private ``RandomState``), Nevergrad's
+        only source of randomness for these optimizers.
+    sigma : float
+        Initial mutation scale per coordinate (``ng.p.Array(...).set_mutation(sigma=...)``);
+        Nevergrad's default is 1.
+    num_workers : int
+        Candidates asked per step, evaluated as one batch and then told; Nevergrad sizes the
+        populations of its parallel variants by it.
+
+    Notes
+    -----
+    The Nevergrad optimizer is built at the first step, when the trial's budget is visible
+    through the oracle, and is told its total budget (see :func:`nevergrad_budget`). A step
+    asks ``min(num_workers, oracle.remaining_evaluations())`` candidates, so the budget is never
+    exceeded. The recommendation ``x`` is Nevergrad's own (``recommend()``: the mean for the CMA
+    variants, the best point seen by its pessimistic estimate for the others).
+    """
+
+    defaults: ClassVar[Mapping[str, Any]] = {"sigma": 1.0, "num_workers": 1}
+    uses_surrogate: ClassVar[bool] = False
+    ng_name: ClassVar[str] = ""
+    min_dim: ClassVar[int] = 1
+    """Smallest dimension the wrapped optimizer supports without extra packages."""
+
+    def check_params(self) -> None:
+        p, name = self.params, self.name
+        require(bool(self.ng_name), name, "ng_name is not set (use a registered ng_* optimizer)")
+        require(p["sigma"] > 0, name, f"sigma must be > 0, got {p['sigma']}")
+        require(p["num_workers"] >= 1, name, f"num_workers must be >= 1, got {p['num_workers']}")
+
+    def start(self, x0: Array) -> None:
+        super().start(x0)
+        if self.x.size < self.min_dim:
+            raise HyperparameterError(
+                f"{self.name}: Nevergrad's {self.ng_name} needs dimension >= {self.min_dim} "
+                f"(in dimension 1 it requires the optional fcmaes package), got {self.x.size}"
+            )
+        self._ng: Any = None
+        # drawn now so the seed does not depend on when the optimizer is first stepped
+        self._seed = int(self.rng.integers(2**32))
+
+    def _build(self, oracle: Oracle) -> Any:
+        import nevergrad as ng
+
+        p = self.params
+        parametrization = ng.p.Array(init=self.x).set_mutation(sigma=p["sigma"])
+        parametrization.random_state = np.random.RandomState(self._seed)
+        return ng.optimizers.registry[self.ng_name](
+            parametrization=parametrization,
+            budget=nevergrad_budget(oracle.budget, p["num_workers"]),
+            num_workers=p["num_workers"],
+        )
+
+    def step(self, oracle: Oracle) -> None:
+        if self._ng is None:
+            self._ng = self._build(oracle)
+        count = self.params["num_workers"]
+        left = oracle.remaining_evaluations()
+        if left is not None:
+            count = min(count, left)
+        if count <= 0:  # what is left of the budget cannot pay for one evaluation
+            raise BudgetExhausted
+        candidates = [self._ng.ask() for _ in range(count)]
+        values = oracle.loss(np.stack([c.value for c in candidates]))
+        for candidate, value in zip(candidates, values, strict=True):
+            self._ng.tell(candidate, float(value))
+        self.x = np.array(self._ng.recommend().value, dtype=float)
+
+
+class NgOnePlusOne(NevergradES):
+    """Nevergrad OnePlusOne: (1+1)-ES with one-fifth-rule step-size adaptation."""
+
+    ng_name = "OnePlusOne"
+
+
+class NgCMA(NevergradES):
+    """Nevergrad CMA: its pycma-backed CMA-ES (needs dimension >= 2 without fcmaes)."""
+
+    ng_name = "CMA"
+    min_dim = 2
+
+
+class NgDiagonalCMA(NevergradES):
+    """Nevergrad DiagonalCMA: pycma-backed separable CMA-ES (dimension >= 2 without fcmaes)."""
+
+    ng_name = "DiagonalCMA"
+    min_dim = 2
+
+
+class NgTBPSA(NevergradES):
+    """Nevergrad TBPSA: test-based population-size adaptation, for noisy losses."""
+
+    ng_name = "TBPSA"
+
+
+class NgEDA(NevergradES):
+    """Nevergrad EDA: Gaussian estimation of distribution; O(n^3) per candidate, slow at n >= 1000.
+
+    Nevergrad draws each candidate from the full-covariance Gaussian separately (a fresh
+    factorisation of the n x n covariance per candidate), which takes seconds at n = 1000.
+    """
+
+    ng_name = "EDA"
+
+
+class NgES(NevergradES):
+    """Nevergrad ES: (40, 60)-ES, mutation only (parents from the offspring alone)."""
+
+    ng_name = "ES"
+
+
+class NgRecES(NevergradES):
+    """Nevergrad RecES: (40, 60)-ES with recombination."""
+
+    ng_name = "RecES"
+
+
+class NgMixES(NevergradES):
+    """Nevergrad MixES: (40 + 20)-ES, mutation only (parents and offspring compete)."""
+
+    ng_name = "MixES"
+
+
+class NgRecMixES(NevergradES):
+    """Nevergrad RecMixES: (40 + 20)-ES with recombination."""
+
+    ng_name = "RecMixES"
+
+
+class NgMutDE(NevergradES):
+    """Nevergrad MutDE: steady-state ES on a population of 40 (DE-style), mutation only."""
+
+    ng_name = "MutDE"
+
+
+class NgRecMutDE(NevergradES):
+    """Nevergrad RecMutDE: steady-state ES on a population of 40 (DE-style), recombination."""
+
+    ng_name = "RecMutDE"
