@@ -40,10 +40,20 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{experiment.name}: {len(experiment.trials())} trials -> {out}")
     try:
         counts = run_experiment(
-            experiment, out, workers=args.workers, progress=not args.no_progress
+            experiment,
+            out,
+            workers=args.workers,
+            executor=args.executor,
+            scheduler=args.scheduler,
+            trial_timeout=args.trial_timeout,
+            progress=not args.no_progress,
         )
     except KeyboardInterrupt:
-        print("\ninterrupted; finished trials are stored. Resume with the same command.")
+        print(
+            "\ninterrupted; finished trials are stored and will not run again. Resume with "
+            f"the same command, e.g.: gesbench run {args.spec} --out {out}",
+            file=sys.stderr,
+        )
         return 130
     print("trials: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     if not args.no_report:
@@ -96,6 +106,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", help="built-in experiment name (see `gesbench list`) or a TOML path")
     p.add_argument("--out", help="run folder (default: reports/NAME)")
     p.add_argument("--workers", type=_positive_int, default=1, help="local worker processes")
+    p.add_argument(
+        "--executor",
+        choices=("sequential", "processes", "dask"),
+        help="how trials run (default: dask with --scheduler, else processes when --workers > 1)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="Dask scheduler address (without it, --executor dask starts a local cluster)",
+    )
+    p.add_argument(
+        "--trial-timeout",
+        type=_positive_number,
+        metavar="SECONDS",
+        help="stop a trial after this long and record it failed (retried on resume)",
+    )
     p.add_argument("--repetitions", type=_positive_int, help="override the spec's repetitions")
     p.add_argument("--budget", type=_positive_number, help="override the spec's budget limit")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -46,6 +46,13 @@ class BudgetExhausted(Exception):
     """Raised by the oracle when a request would exceed the trial's budget."""
 
 
+class TrialTimeout(BaseException):  # like KeyboardInterrupt: a stop signal, not an error
+    """Raised inside a trial that ran past its time limit.
+
+    A BaseException, so an optimizer's own ``except Exception`` cannot swallow it.
+    """
+
+
 class Diverged(GesbenchError, FloatingPointError):
     """The objective or surrogate returned a non-finite value; the trial is marked diverged."""
 

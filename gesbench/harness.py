@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from contextlib import closing
 from dataclasses import asdict
 from pathlib import Path
 
 from tqdm import tqdm
 
-from gesbench.executors import execute
+from gesbench.executors import DEFAULT_RETRIES, execute
 from gesbench.experiment import Experiment
 from gesbench.store import ResultStore, run_lock
 
@@ -20,15 +21,22 @@ def run_experiment(
     *,
     workers: int = 1,
     executor: str | None = None,
+    scheduler: str | None = None,
+    trial_timeout: float | None = None,
+    retries: int = DEFAULT_RETRIES,
     progress: bool = True,
 ) -> Counter[str]:
     """Run every unfinished trial of ``experiment``, storing each as it finishes.
 
-    Re-running resumes: trials already done or diverged are skipped; failed ones are retried.
+    Re-running resumes: trials already done or diverged are skipped; failed ones (including
+    those stopped by ``trial_timeout`` or whose worker died ``retries + 1`` times) are retried.
+    This process is the store's only writer, whichever executor runs the trials.
     Returns the count of trials by status after this run (over the experiment's trials).
-    ``executor`` defaults to 'processes' when ``workers > 1``, else 'sequential'.
+    ``executor`` defaults to 'dask' when a ``scheduler`` address is given, else to
+    'processes' when ``workers > 1``, else 'sequential' (see :func:`gesbench.executors.execute`).
     """
-    executor = executor or ("processes" if workers > 1 else "sequential")
+    if executor is None:
+        executor = "dask" if scheduler else "processes" if workers > 1 else "sequential"
     run_dir = Path(run_dir)
     trials = experiment.trials()
     with run_lock(run_dir), ResultStore(run_dir, create=True) as store:
@@ -43,9 +51,18 @@ def run_experiment(
             unit="trial",
             disable=not progress,
         ) as bar:
-            for result in execute(todo, executor, workers):
-                store.write(result)
-                bar.update()
+            results = execute(
+                todo,
+                executor,
+                workers,
+                scheduler=scheduler,
+                timeout=trial_timeout,
+                retries=retries,
+            )
+            with closing(results):  # on Ctrl-C, stop the workers before releasing the lock
+                for result in results:
+                    store.write(result)
+                    bar.update()
         ids = {t.id for t in trials}
         rows = store.db.execute("SELECT id, status FROM trials")
         return Counter(status for trial_id, status in rows if trial_id in ids)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from gesbench.errors import Diverged
+from gesbench.errors import Diverged, TrialTimeout
 from gesbench.optimizer import Optimizer, drive
 from gesbench.oracle import Oracle
 from gesbench.problem import Problem
@@ -145,6 +145,12 @@ def run_trial(spec: TrialSpec) -> TrialResult:
             recorder.finish()
         except Diverged as exc:
             status, error = "diverged", str(exc)
+        except TrialTimeout:  # raised by the executor's time limit (gesbench.executors)
+            status = "failed"
+            error = (
+                f"TrialTimeout: time limit reached after {time.perf_counter() - t0:.1f} s, "
+                f"at iteration {oracle.iterations if oracle else 0}"
+            )
         except Exception as exc:
             status = "failed"
             error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
