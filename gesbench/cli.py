@@ -65,9 +65,30 @@ def _run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from gesbench.report import build_report
 
-    for path in build_report(args.run_dir):
+    for path in build_report(args.run_dir, reference=args.reference):
         print(f"wrote {path}")
     return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from gesbench.reproduce import REPRODUCTIONS, format_check, reproduce
+
+    try:
+        result, paths = reproduce(
+            args.name,
+            args.out,
+            workers=args.workers,
+            repetitions=args.repetitions,
+            budget=args.budget,
+            progress=not args.no_progress,
+        )
+    except KeyboardInterrupt:
+        print("\ninterrupted; finished trials are stored. Resume with the same command.")
+        return 130
+    for path in paths:
+        print(f"wrote {path}")
+    print(format_check(result, REPRODUCTIONS[args.name]))
+    return 0 if result.ordering_holds else 1
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -130,7 +151,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="re-draw a run folder's figures and CSVs from its store")
     p.add_argument("run_dir")
+    p.add_argument("--reference", help="method label others are tested against (default: GES)")
     p.set_defaults(func=_report)
+
+    p = sub.add_parser(
+        "reproduce", help="run (or resume) a published comparison and check it (e.g. fig1)"
+    )
+    p.add_argument("name", help="reproduction name: fig1")
+    p.add_argument("--out", help="run folder (default: reports/NAME)")
+    p.add_argument("--workers", type=_positive_int, default=1, help="local worker processes")
+    p.add_argument("--repetitions", type=_positive_int, help="override (quick looks only)")
+    p.add_argument("--budget", type=_positive_number, help="override (quick looks only)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=_reproduce)
 
     p = sub.add_parser("export", help="export a run folder's trials and traces")
     p.add_argument("run_dir")

@@ -22,17 +22,19 @@ def summarize(traces: pd.DataFrame, x_name: str, y_name: str, *, seed: int = 0) 
 
     Repetitions are aligned by step interpolation of the *current* value (the loss at the
     optimizer's recommendation when it was logged) on the union of the logged x values, kept
-    only where every repetition has been logged. Only ``done`` trials are summarised.
+    only where every repetition has been logged. Only ``done`` trials are summarised, and a
+    method whose ``x_name`` never moves (e.g. loss evaluations of a method that uses none) has
+    no curve against it.
     """
     frames = []
     done = traces[traces["status"] == "done"]
     for (problem, label), group in done.groupby(["problem_label", "label"], sort=False):
+        if group[x_name].max() == group[x_name].min():
+            continue
         runs = [t.sort_values(x_name) for _, t in group.groupby("trial_id")]
         grid = np.unique(np.concatenate([r[x_name].to_numpy() for r in runs]))
         grid = grid[grid <= min(r[x_name].iloc[-1] for r in runs)]
-        Y = np.vstack(
-            [step_values(r[x_name].to_numpy(), r[y_name].to_numpy(), grid) for r in runs]
-        )
+        Y = np.vstack([step_values(r[x_name].to_numpy(), r[y_name].to_numpy(), grid) for r in runs])
         keep = ~np.isnan(Y).any(axis=0)
         if not keep.any():
             continue

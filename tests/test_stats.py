@@ -10,6 +10,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from gesbench.metrics import (
+    best_logged,
     final_table,
     final_values,
     hitting_times,
@@ -110,7 +111,10 @@ def test_targets_and_hitting_times_use_best_so_far():
     goals = targets(HAND_TRACES, "excess_loss", decades=2, per_decade=1)
     assert goals["target"].tolist() == pytest.approx([0.1, 0.01])
     # Without f*, gaps are measured from the best loss any trial logged (2.01 here).
-    assert targets(HAND_TRACES, "loss", decades=1, per_decade=1)["reference"].iloc[0] == 2.01
+    best = best_logged(HAND_TRACES, "loss")
+    assert best == {"P": pytest.approx(2.01)}
+    loss_goals = targets(HAND_TRACES, "loss", references=best, decades=1, per_decade=1)
+    assert loss_goals["target"].tolist() == pytest.approx([0.099])
     hits = hitting_times(HAND_TRACES, goals, "cost", "excess_loss").set_index(
         ["trial_id", "relative"]
     )["hit"]

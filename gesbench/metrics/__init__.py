@@ -11,11 +11,12 @@
 from gesbench.metrics.final_table import final_table
 from gesbench.metrics.final_values import final_values
 from gesbench.metrics.performance_profile import performance_profile, solve_costs
-from gesbench.metrics.runtime_ecdf import hitting_times, runtime_ecdf, targets
+from gesbench.metrics.runtime_ecdf import best_logged, hitting_times, runtime_ecdf, targets
 from gesbench.metrics.sweep import sweep_grid
 from gesbench.metrics.win_rate import win_rate
 
 __all__ = [
+    "best_logged",
     "final_table",
     "final_values",
     "hitting_times",

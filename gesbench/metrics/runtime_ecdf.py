@@ -8,41 +8,50 @@ scales pool into one curve. Pairs never reached stay below 1 at every budget.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
 from gesbench.metrics.hitting import first_hits
 
 
-def reference_values(traces: pd.DataFrame, y_name: str) -> pd.Series:
-    """Per problem, the value gaps are measured from: 0 for excess loss, else the best loss
-    any finished trial logged (targets are then relative to the best known point)."""
+def best_logged(traces: pd.DataFrame, y_name: str) -> dict[str, float]:
+    """Per problem, the lowest ``y_name`` any finished trial logged: a reference value for
+    problems whose optimum is unknown (targets then measure progress towards the best point
+    found by any method)."""
     finished = traces[traces["status"].isin(["done", "diverged"])]
-    if y_name == "excess_loss":
-        return pd.Series(0.0, index=pd.Index(finished["problem_label"].unique()))
-    return finished.groupby("problem_label")[y_name].min()
+    return {str(k): float(v) for k, v in finished.groupby("problem_label")[y_name].min().items()}
 
 
 def targets(
-    traces: pd.DataFrame, y_name: str, *, decades: float = 3.0, per_decade: int = 5
+    traces: pd.DataFrame,
+    y_name: str,
+    *,
+    references: Mapping[str, float] | None = None,
+    decades: float = 3.0,
+    per_decade: int = 5,
 ) -> pd.DataFrame:
     """Target gaps per problem: ``scale * 10**(-j/per_decade)`` for ``j = 1 .. decades*per_decade``.
 
-    ``scale`` is the median over trials of the first logged gap (the gap at ``x0``).
-    Returns columns ``problem_label, reference, relative, target``.
+    Gaps are ``y - reference``: ``references`` maps problems to their reference value (e.g.
+    :func:`best_logged`); a problem not in it (or ``references=None``) uses 0, right for
+    ``y`` that is already a gap such as the excess loss. ``scale`` is the median over trials
+    of the first logged gap (the gap at ``x0``). Returns ``problem_label, reference,
+    relative, target``.
     """
     finished = traces[traces["status"].isin(["done", "diverged"])]
-    refs = reference_values(traces, y_name)
     first = finished.sort_values("iteration").groupby("trial_id").first()
     relative = 10.0 ** (-np.arange(1, round(decades * per_decade) + 1) / per_decade)
     frames = []
     for problem, start in first.groupby("problem_label")[y_name]:
-        scale = float(np.median(start - refs[problem]))
+        reference = (references or {}).get(str(problem), 0.0)
+        scale = float(np.median(start - reference))
         frames.append(
             pd.DataFrame(
                 {
                     "problem_label": problem,
-                    "reference": refs[problem],
+                    "reference": reference,
                     "relative": relative,
                     "target": scale * relative,
                 }
