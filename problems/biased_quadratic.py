@@ -1,0 +1,125 @@
+"""Quadratics with a controllable surrogate: conditioning, fixed or drifting bias, quality."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from gesbench.params import require
+from gesbench.problem import Array, Problem, frozen
+from gesbench.problems.perturbed_quadratic import random_unit
+
+NAME = "BiasedQuadratic"
+
+
+class BiasedQuadratic(Problem):
+    """``f(x) = (x - x*)^T H (x - x*) / 2`` with a surrogate whose flaws are set by parameters.
+
+    ``H = V diag(lam) V^T`` with ``V`` a random rotation and ``lam`` log-spaced from 1 down to
+    ``1 / condition``; ``x*`` is a random point with ``||x*|| ~= 1``, ``x0 = 0`` and ``f* = 0``.
+
+    Surrogate (``d = grad f(x)``), as in the paper's Fig. 1::
+
+        g~ = d + ||d|| * (bias * b(x) + noise * nu)
+
+    ``nu`` is a fresh unit direction at every call; ``b(x)`` is a unit bias direction drawn with
+    the instance. With ``drift = 0`` it is fixed; otherwise it turns as the iterate moves,
+    ``b(x) = unit(b0 + drift * W (x - x0) / ||x* - x0||)`` with ``W`` a random Gaussian map,
+    so at the solution its cosine with ``b0`` has fallen to about ``1 / sqrt(1 + drift^2)``.
+    ``bias = 0`` gives a noise-only surrogate and ``noise = 0`` a bias-only one.
+
+    Setting ``alignment`` (a number in (0, 1]) sets the surrogate quality directly: the whole
+    perturbation is scaled by ``s = sqrt((1 / alignment^2 - 1) / (bias^2 + noise^2))``, so the
+    expected cosine between surrogate and true gradient is ``alignment`` (exactly so when ``b``
+    and ``nu`` are orthogonal to ``grad f``, to within ~``1 / sqrt(n)`` otherwise) while the
+    bias/noise mix keeps its shape. A sweep over ``alignment`` in an experiment spec is then a
+    sweep over surrogate quality; ``bias = 1, noise = 1.5`` and ``alignment = 0.4851`` is the
+    Fig. 1 surrogate (``s = 1``).
+
+    Parameters
+    ----------
+    n : int
+        Dimension.
+    condition : float
+        Condition number of ``H`` (>= 1).
+    bias, noise : float
+        Magnitudes of the bias and of the fresh noise, relative to ``||grad f||``.
+    drift : float
+        How far the bias direction turns between ``x0`` and ``x*`` (0: a fixed bias).
+    alignment : float or None
+        If given, the expected cosine between surrogate and true gradient.
+    """
+
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "n": 100,
+        "condition": 1.0,
+        "bias": 1.0,
+        "noise": 1.5,
+        "drift": 0.0,
+        "alignment": None,
+    }
+
+    def _build(self, rng: np.random.Generator) -> None:
+        p = self.params
+        n = p["n"]
+        require(n >= 1, NAME, f"n must be >= 1, got {n}")
+        require(p["condition"] >= 1, NAME, f"condition must be >= 1, got {p['condition']}")
+        require(p["bias"] >= 0 and p["noise"] >= 0, NAME, "bias and noise must be >= 0")
+        require(p["drift"] >= 0, NAME, f"drift must be >= 0, got {p['drift']}")
+        a = p["alignment"]
+        if a is not None:
+            require(
+                isinstance(a, int | float) and not isinstance(a, bool) and 0 < a <= 1,
+                NAME,
+                f"alignment must be a number in (0, 1] or omitted, got {a!r}",
+            )
+            require(
+                a == 1 or p["bias"] + p["noise"] > 0,
+                NAME,
+                "alignment < 1 needs a perturbation to scale: set bias or noise > 0",
+            )
+        # Factor on the whole perturbation: 1 is the Fig. 1 surrogate, 0 the true gradient.
+        self.scale = 1.0
+        if a == 1:
+            self.scale = 0.0
+        elif a is not None:
+            self.scale = float(np.sqrt((1 / a**2 - 1) / (p["bias"] ** 2 + p["noise"] ** 2)))
+        self.dim = n
+        rotation = np.linalg.qr(rng.standard_normal((n, n)))[0]
+        self.eigenvalues = frozen(p["condition"] ** -np.linspace(0.0, 1.0, n))
+        self.rotation = frozen(rotation)
+        self.hessian = frozen((rotation * self.eigenvalues) @ rotation.T)
+        self.x_star = frozen(rng.standard_normal(n) / np.sqrt(n))
+        self.bias_direction = frozen(random_unit(rng, (n,)))
+        # The drift map is drawn only when used, so drift = 0 keeps the instance of older specs.
+        self.drift_map = (
+            frozen(rng.standard_normal((n, n)) / np.sqrt(n)) if p["drift"] > 0 else None
+        )
+        self.x0 = frozen(np.zeros(n))
+        self.f_star = 0.0
+
+    def loss(self, X: Array) -> Array:
+        Y = (X - self.x_star) @ self.rotation
+        return 0.5 * (Y * Y) @ self.eigenvalues
+
+    def true_grad(self, x: Array) -> Array:
+        return self.hessian @ (x - self.x_star)
+
+    def bias_at(self, x: Array) -> Array:
+        """The unit bias direction at ``x`` (fixed unless ``drift > 0``)."""
+        if self.drift_map is None:
+            return self.bias_direction
+        scale = self.params["drift"] / np.linalg.norm(self.x_star - self.x0)
+        v = self.bias_direction + scale * (self.drift_map @ (x - self.x0))
+        return v / np.linalg.norm(v)
+
+    def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
+        p = self.params
+        grad = self.true_grad(x)
+        norm = np.linalg.norm(grad)
+        perturbation = p["noise"] * random_unit(rng, (self.dim,))
+        if p["bias"] > 0:
+            perturbation = perturbation + p["bias"] * self.bias_at(x)
+        return grad + (self.scale * norm) * perturbation

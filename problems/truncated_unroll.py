@@ -1,0 +1,134 @@
+"""Meta-learning the learning rates of an unrolled inner gradient descent, with a truncated
+backpropagation surrogate."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy.special import expit, logit
+
+from gesbench.params import require
+from gesbench.problem import Array, Problem, frozen
+
+NAME = "TruncatedUnroll"
+META = ("per_step", "per_parameter")
+
+
+class TruncatedUnroll(Problem):
+    """Tune the learning rates of ``T`` steps of gradient descent on a least-squares task.
+
+    Inner task: ``L(w) = ||A w - y||^2 / (2 n_samples)`` with ``n_features`` weights, ``A``
+    Gaussian with column scales log-spaced so the inner Hessian ``H`` has condition number
+    ``condition`` (rescaled to ``lambda_max(H) = 1``), ``y = A w_true + 0.1 noise``.
+    Inner run: ``w_0 = 0``, ``w_{t+1} = w_t - eta_t * grad L(w_t)`` for ``T`` steps.
+
+    Meta-parameters ``x`` (logits of the learning rates, ``eta = max_lr * sigmoid(x)``, so
+    every rate stays in ``(0, max_lr)``; with ``max_lr <= 2`` the inner run never diverges):
+
+    - ``per_step``: one rate per step (``dim = T``), a learning-rate schedule;
+    - ``per_parameter``: one rate per inner weight shared by all steps (``dim = n_features``),
+      a diagonal preconditioner.
+
+    True loss: ``L(w_T)`` after the full ``T``-step unroll, evaluated forward (vectorised over
+    a batch of meta-parameter vectors; the loop is over the ``T`` steps only). ``true_grad`` is
+    exact backpropagation through all ``T`` steps.
+
+    Surrogate: backpropagation through only the last ``K`` steps (``w_{T-K}`` treated as a
+    constant), computed exactly: truncated backpropagation, biased toward short horizons. For
+    ``per_step`` it is the true gradient with the first ``T - K`` entries zeroed; for
+    ``per_parameter`` it ignores how the shared rates shaped ``w_{T-K}``. Deterministic (it
+    draws nothing from ``rng``). ``x0`` puts every rate at ``init_lr``. ``f*`` is unknown;
+    ``inner_floor``, the inner task's least-squares minimum, is a lower bound on the loss.
+    """
+
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "meta": "per_step",
+        "T": 100,
+        "K": 10,
+        "n_features": 20,
+        "n_samples": 100,
+        "condition": 100.0,
+        "max_lr": 2.0,
+        "init_lr": 0.1,
+    }
+
+    def _build(self, rng: np.random.Generator) -> None:
+        p = self.params
+        require(p["meta"] in META, NAME, f"meta must be one of {META}, got {p['meta']!r}")
+        require(p["T"] >= 1, NAME, f"T must be >= 1, got {p['T']}")
+        require(1 <= p["K"] <= p["T"], NAME, f"K must be in [1, T = {p['T']}], got {p['K']}")
+        require(p["n_features"] >= 1 and p["n_samples"] >= 1, NAME, "inner sizes must be >= 1")
+        require(p["condition"] >= 1, NAME, f"condition must be >= 1, got {p['condition']}")
+        require(p["max_lr"] > 0, NAME, f"max_lr must be > 0, got {p['max_lr']}")
+        require(
+            0 < p["init_lr"] < p["max_lr"],
+            NAME,
+            f"init_lr must be in (0, max_lr = {p['max_lr']}), got {p['init_lr']}",
+        )
+        n, m = p["n_samples"], p["n_features"]
+        scales = p["condition"] ** (-0.5 * np.linspace(0.0, 1.0, m))
+        A = rng.standard_normal((n, m)) * scales
+        A /= np.sqrt(np.linalg.eigvalsh(A.T @ A / n)[-1])
+        y = A @ rng.standard_normal(m) + 0.1 * rng.standard_normal(n)
+        self.A, self.y = frozen(A), frozen(y)
+        self.hessian = frozen(A.T @ A / n)
+        self.target = frozen(A.T @ y / n)  # grad L(w) = H w - target
+        w_best = np.linalg.lstsq(A, y, rcond=None)[0]
+        self.inner_floor = float(self.inner_loss(w_best[None, :])[0])
+        self.dim = p["T"] if p["meta"] == "per_step" else m
+        self.x0 = frozen(np.full(self.dim, logit(p["init_lr"] / p["max_lr"])))
+        self.f_star = None
+
+    def rates(self, X: Array) -> Array:
+        """Learning rates of a batch of meta-parameter vectors, shape ``(batch, T, n_features)``
+        (broadcast: ``(batch, T, 1)`` per step, ``(batch, 1, n_features)`` per parameter)."""
+        eta = self.params["max_lr"] * expit(X)
+        return eta[:, :, None] if self.params["meta"] == "per_step" else eta[:, None, :]
+
+    def unroll(self, X: Array) -> Array:
+        """Inner weights after each step: shape ``(T + 1, batch, n_features)``."""
+        eta = self.rates(X)
+        w = np.zeros((self.params["T"] + 1, len(X), self.params["n_features"]))
+        for t in range(self.params["T"]):
+            step = eta[:, min(t, eta.shape[1] - 1)]
+            w[t + 1] = w[t] - step * (w[t] @ self.hessian - self.target)
+        return w
+
+    def inner_loss(self, W: Array) -> Array:
+        """Inner least-squares loss of each row of ``W``."""
+        residuals = W @ self.A.T - self.y
+        return np.einsum("ij,ij->i", residuals, residuals) / (2 * len(self.y))
+
+    def loss(self, X: Array) -> Array:
+        return self.inner_loss(self.unroll(X)[-1])
+
+    def backprop(self, x: Array, steps: int) -> Array:
+        """Gradient of the final inner loss through the last ``steps`` steps of the unroll."""
+        T = self.params["T"]
+        eta = self.rates(x[None, :])[0]
+        w = self.unroll(x[None, :])[:, 0]
+        grads = w @ self.hessian - self.target  # grad L(w_t) for every t
+        per_step = self.params["meta"] == "per_step"
+        d_eta = np.zeros_like(eta) if per_step else np.zeros((T, eta.shape[1]))
+        adjoint = grads[T]  # dL(w_T)/dw_t, walked backwards
+        for t in range(T - 1, T - 1 - steps, -1):
+            step = eta[min(t, len(eta) - 1)]
+            # w_{t+1} = w_t - eta_t * g_t:  d/d eta_t = -adjoint * g_t
+            contribution = -adjoint * grads[t]
+            if per_step:
+                d_eta[t] = contribution.sum()
+            else:
+                d_eta[t] = contribution
+            adjoint = adjoint - self.hessian @ (step * adjoint)
+        eta_flat = eta[:, 0] if per_step else eta[0]
+        d_flat = d_eta[:, 0] if per_step else d_eta.sum(axis=0)
+        # eta = max_lr * sigmoid(x)  =>  d eta / dx = eta * (1 - eta / max_lr)
+        return d_flat * eta_flat * (1 - eta_flat / self.params["max_lr"])
+
+    def true_grad(self, x: Array) -> Array:
+        return self.backprop(x, self.params["T"])
+
+    def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
+        return self.backprop(x, self.params["K"])
