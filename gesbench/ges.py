@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.linalg
 
 from gesbench.optimizer import Optimizer
 from gesbench.oracle import Oracle
@@ -84,7 +85,9 @@ class GuidedES(Optimizer):
         n = self.x.size
         require(self.params["k"] <= n, self.name, f"k must be <= n = {n}, got {self.params['k']}")
         self._update = UpdateRule(self.params, n)
-        self._surrogates = np.zeros((n, self.params["k"]))  # FIFO; columns [0, held) are real
+        # FIFO; columns [0, held) are real. Column-major, so each column is contiguous and
+        # LAPACK's QR reads the buffer without a transposed copy.
+        self._surrogates = np.zeros((n, self.params["k"]), order="F")
         self._held = 0
 
     @property
@@ -100,7 +103,7 @@ class GuidedES(Optimizer):
             self._surrogates[:, self._held] = surrogate
             self._held += 1
         else:
-            self._surrogates = np.roll(self._surrogates, -1, axis=1)
+            self._surrogates[:, :-1] = self._surrogates[:, 1:]  # drop the oldest, in place
             self._surrogates[:, -1] = surrogate
 
     def basis(self) -> Array:
@@ -108,7 +111,10 @@ class GuidedES(Optimizer):
         held = self._surrogates[:, : self._held]
         if self._held == 1:  # the reduced QR of one column is that column normalised
             return held / np.linalg.norm(held)
-        return np.linalg.qr(held, mode="reduced")[0]
+        # scipy's QR runs the same LAPACK Householder routines as numpy's (Q equal up to
+        # rounding: the block sizes may differ) without numpy's extra copies, which made the
+        # QR most of a step for tall buffers (about 4x slower at n = 10^4, k = 10).
+        return scipy.linalg.qr(held, mode="economic", check_finite=False)[0]
 
     def sample(self, pairs: int) -> Array:
         """Draw ``pairs`` perturbations (rows) from ``N(0, sigma^2 Sigma)``."""
