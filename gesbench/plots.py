@@ -233,6 +233,19 @@ def win_rate_figure(rates: pd.DataFrame, labels: Sequence[str]) -> Figure:
     return fig
 
 
+def _short(value: Any) -> str:
+    """A parameter value as a tick label: numbers compactly (1.0 -> '1'), others as text."""
+    return f"{value:g}" if isinstance(value, int | float | np.number) else str(value)
+
+
+def _text_color(image: Any, value: float) -> str:
+    """Black on light cells, white on dark ones (by the cell colour's luminance)."""
+    if not np.isfinite(value):
+        return "black"
+    r, g, b, _ = image.cmap(image.norm(value))
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+
+
 def sweep_figure(
     grid: pd.DataFrame, defaults: Mapping[str, Any], value_label: str
 ) -> Figure | None:
@@ -274,27 +287,22 @@ def sweep_figure(
             if np.isfinite(value) and failed > 0:
                 label += f"\n({int(failed)} div.)"
             ax.text(
-                j,
-                i,
-                label,
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white" if np.isfinite(value) else "black",
+                j, i, label, ha="center", va="center", fontsize=7, color=_text_color(image, value)
             )
             if not np.isfinite(value) or failed > 0:
                 ax.add_patch(
                     plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", ec="0.5", lw=0)
                 )
-        if defaults.get(y_param) in ys and defaults.get(x_param) in xs:
+        at_defaults = all(defaults.get(f) == v for f, v in zip(facets, key[1:], strict=True))
+        if at_defaults and defaults.get(y_param) in ys and defaults.get(x_param) in xs:
             i, j = ys.index(defaults[y_param]), xs.index(defaults[x_param])
             ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=2.5))
             ax.text(j, i + 0.38, "default", ha="center", va="center", fontsize=6, color="red")
-        ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
-        ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
+        ax.set_xticks(range(len(xs)), [_short(v) for v in xs])
+        ax.set_yticks(range(len(ys)), [_short(v) for v in ys])
         ax.set_xlabel(x_param)
         ax.set_ylabel(y_param)
-        parts = [str(key[0])] + [f"{f} = {v}" for f, v in zip(facets, key[1:], strict=True)]
+        parts = [str(key[0])] + [f"{f} = {_short(v)}" for f, v in zip(facets, key[1:], strict=True)]
         ax.set_title("\n".join(parts), fontsize=9)
     if image is not None:
         fig.colorbar(image, ax=list(axes[0]), label=f"median final {value_label} (log scale)")

@@ -182,6 +182,7 @@ def header(run: RunData, run_dir: Path) -> RunHeader:
         if status not in counts:
             counts[status] = 0
     counts = counts[["problem_label", "label", "done", "diverged", "failed"]]
+    counts.columns = pd.Index(["problem", "method", "done", "diverged", "failed"])
     failures = tuple(
         Failure(
             str(r["problem_label"]),

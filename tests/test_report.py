@@ -65,6 +65,7 @@ def test_html_is_self_contained_with_every_figure_embedded(report):
 def test_counts_failures_and_final_table(report):
     run_dir, _ = report
     summary = (run_dir / "summary.md").read_text()
+    assert "| problem | method | done | diverged | failed |" in summary
     assert "| Quadratic n=20 | Exploding descent | 0 | 3 | 0 |" in summary
     assert "| Quadratic n=20 | Too-large subspace | 0 | 0 | 3 |" in summary
     assert "| Quadratic n=30 | Too-large subspace | 3 | 0 | 0 |" in summary

@@ -46,7 +46,7 @@ def chromium(*args: str, profile) -> subprocess.CompletedProcess[str]:
 def test_html_report_opens_in_headless_chromium_and_each_figure_decodes(tmp_path_factory):
     run_dir, _ = tiny_report(tmp_path_factory)
     work = tmp_path_factory.mktemp("browser")
-    probe = run_dir / "report_probe.html"
+    probe = work / "report_probe.html"  # beside nothing: the report needs no other file
     probe.write_text((run_dir / "report.html").read_text().replace("</body>", PROBE + "</body>"))
     dom = chromium(
         "--virtual-time-budget=20000", "--dump-dom", probe.as_uri(), profile=work / "p1"

@@ -1,0 +1,99 @@
+"""Reproduction checks: matching methods by label, ordering verdicts, and `gesbench reproduce`."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from report_fixtures import tiny_report
+
+from gesbench.cli import main
+from gesbench.errors import UnknownNameError
+from gesbench.reproduce import REPRODUCTIONS, Published, Reproduction, check, format_check
+
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+
+
+def reproduction(gd: float, es: float) -> Reproduction:
+    return Reproduction(
+        name="tiny",
+        spec="unused",
+        source="hand-made values",
+        at="60 iterations",
+        published=(
+            Published("Gradient descent", "surrogate_descent", gd, 0.1),
+            Published("ES", "vanilla_es", es),  # matched by optimizer name: the label differs
+            Published("Absent method", "no_such_optimizer", 0.5),
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return tiny_report(tmp_path_factory)[0]
+
+
+def test_check_matches_methods_and_reports_absent_and_extra_ones(run_dir):
+    result = check(run_dir, reproduction(0.01, 0.02))
+    table = result.table.set_index("method")
+    assert table.loc["ES", "run label"] == "Vanilla ES"
+    assert table.loc["Absent method", "run label"] == "(not run)"
+    assert pd.isna(table.loc["Absent method", "median final"])
+    assert "Guided ES alpha=0.5, beta=2.0" in table.index  # run, but not published
+    assert pd.isna(table.loc["Guided ES alpha=0.5, beta=2.0", "published final"])
+    finals = pd.read_csv(run_dir / "final_results.csv")
+    for method, label in [("Gradient descent", "Gradient descent"), ("ES", "Vanilla ES")]:
+        # The n=20 and n=30 problems pool here: 6 repetitions per method.
+        assert table.loc[method, "n"] == 6
+        row = table.loc[method]
+        assert row["CI low"] <= row["median final"] <= row["CI high"]
+        assert row["published within CI"] == (
+            row["CI low"] <= row["published final"] <= row["CI high"]
+        )
+        assert label in set(finals["label"])
+    assert 0 <= table.loc["Gradient descent", "final alignment"] <= 1
+
+
+def test_ordering_verdict_follows_the_run_medians(run_dir):
+    one = check(run_dir, reproduction(0.01, 0.02))
+    other = check(run_dir, reproduction(0.02, 0.01))
+    medians = one.table.set_index("method")["median final"]
+    gd_lower = medians["Gradient descent"] < medians["ES"]
+    assert one.ordering_holds == gd_lower and other.ordering_holds == (not gd_lower)
+    assert one.ordering == "Gradient descent < ES"
+    text = format_check(one, reproduction(0.01, 0.02))
+    assert ("HOLDS" if gd_lower else "FAILS") in text and "(not run)" in text
+
+
+def test_cli_reproduce_quick_look_writes_report_and_exits_by_the_verdict(tmp_path, capsys):
+    out = tmp_path / "fig1"
+    args = ["reproduce", "fig1", "--out", str(out), "--repetitions", "1", "--budget", "20"]
+    code = main([*args, "--no-progress"])
+    printed = capsys.readouterr().out
+    assert code == (0 if ": HOLDS" in printed else 1)
+    for name in ("report.html", "summary.md", "reproduction_check.csv", "convergence.png"):
+        assert (out / name).is_file(), name
+    assert "Reproduction check: fig1" in (out / "summary.md").read_text()
+    for method in ("Guided ES", "Vanilla ES", "Gradient descent", "CMA-ES"):
+        assert method in printed
+    assert main(["reproduce", "fig2", "--out", str(out)]) == 2
+    assert "Did you mean 'fig1'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_reproduce_fig1_passes_its_own_check(tmp_path):
+    from gesbench.reproduce import reproduce
+
+    result, paths = reproduce("fig1", tmp_path, workers=2, progress=False)
+    assert result.ordering_holds, format_check(result, REPRODUCTIONS["fig1"])
+    table = result.table.set_index("method")
+    assert table.loc["Guided ES", "median final"] < 0.01
+    assert table.loc["Guided ES", "final alignment"] < 0.1
+    assert table.loc["Vanilla ES", "final alignment"] > 0.4
+    assert tmp_path / "report.html" in paths
+
+
+def test_unknown_reproduction_names_close_matches():
+    from gesbench.reproduce import reproduce
+
+    with pytest.raises(UnknownNameError, match="fig1"):
+        reproduce("fig_1")
