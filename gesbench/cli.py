@@ -99,6 +99,25 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_compare(args: argparse.Namespace) -> int:
+    from gesbench.benchcompare import bench_compare, format_findings
+
+    findings, warnings = bench_compare(
+        args.new,
+        args.baseline,
+        speed_threshold=args.speed_threshold,
+        stat=args.stat,
+        quality_tolerance=args.quality_tolerance,
+        allow_missing=args.allow_missing,
+    )
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(format_findings(findings))
+    failed = sum(f.failed for f in findings)
+    print(f"{failed} regression(s) in {len(findings)} comparison(s)")
+    return 1 if failed else 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -169,6 +188,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
     p.set_defaults(func=_export)
+
+    p = sub.add_parser(
+        "bench-compare",
+        help="compare pytest-benchmark JSON files; exit 1 on a speed or quality regression",
+    )
+    p.add_argument("new", help="JSON written by pytest --benchmark-json")
+    p.add_argument("baseline", help="the saved baseline JSON")
+    p.add_argument(
+        "--speed-threshold",
+        type=float,
+        default=0.2,
+        help="allowed slowdown as a fraction (default 0.2: 20%%)",
+    )
+    p.add_argument("--stat", choices=("min", "median", "mean"), default="min")
+    p.add_argument(
+        "--quality-tolerance",
+        type=float,
+        default=1.0,
+        help="allowed worsening of a quality median, in baseline spreads (IQR; default 1)",
+    )
+    p.add_argument(
+        "--allow-missing", action="store_true", help="don't fail on benchmarks not in NEW"
+    )
+    p.set_defaults(func=_bench_compare)
     return parser
 
 

@@ -1,0 +1,146 @@
+"""``gesbench bench-compare`` on JSON written by a real pytest-benchmark run."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gesbench.benchcompare import compare, load_benchmarks
+from gesbench.cli import main
+from gesbench.errors import GesbenchError
+
+TINY_BENCHMARKS = """
+import numpy as np
+
+def test_sum(benchmark):
+    benchmark(np.sum, np.arange(1000.0))
+
+def test_quality(benchmark):
+    values = [0.010, 0.012, 0.011, 0.014, 0.009]
+    benchmark.pedantic(sorted, args=(values,), rounds=3)
+    benchmark.extra_info["quality"] = {
+        "final_loss": {"values": values, "median": 0.011, "spread": 0.002,
+                       "lower_is_better": True},
+        "accuracy": {"values": [0.9], "median": 0.9, "spread": 0.01, "lower_is_better": False},
+    }
+"""
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory) -> dict[str, Any]:
+    """A pytest-benchmark JSON file written by a real run of two tiny benchmarks."""
+    folder = tmp_path_factory.mktemp("bench")
+    (folder / "test_tiny.py").write_text(TINY_BENCHMARKS)
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_tiny.py",
+         "--benchmark-enable", "--benchmark-json=baseline.json"],
+        cwd=folder, check=True, capture_output=True,
+    )  # fmt: skip
+    return json.loads((folder / "baseline.json").read_text())
+
+
+def write(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(data))
+    return path
+
+
+def edited(data: dict[str, Any], name: str, edit) -> dict[str, Any]:
+    data = copy.deepcopy(data)
+    edit(next(b for b in data["benchmarks"] if b["name"] == name))
+    return data
+
+
+def slower(factor: float):
+    def edit(b: dict[str, Any]) -> None:
+        for stat in ("min", "max", "mean", "median"):
+            b["stats"][stat] *= factor
+
+    return edit
+
+
+def quality(metric: str, median: float):
+    def edit(b: dict[str, Any]) -> None:
+        b["extra_info"]["quality"][metric]["median"] = median
+
+    return edit
+
+
+def run_cli(tmp_path: Path, new: dict[str, Any], base: dict[str, Any], *options: str) -> int:
+    paths = write(tmp_path / "new.json", new), write(tmp_path / "base.json", base)
+    return main(["bench-compare", *map(str, paths), *options])
+
+
+def test_a_file_compared_with_itself_passes(tmp_path, baseline, capsys):
+    assert run_cli(tmp_path, baseline, baseline) == 0
+    out = capsys.readouterr().out
+    assert "0 regression(s) in 4 comparison(s)" in out  # 2 speed + 2 quality
+    assert "FAIL" not in out
+
+
+def test_a_slowdown_beyond_the_threshold_fails(tmp_path, baseline, capsys):
+    new = edited(baseline, "test_sum", slower(1.5))
+    assert run_cli(tmp_path, new, baseline) == 1
+    line = next(x for x in capsys.readouterr().out.splitlines() if "test_sum" in x)
+    assert line.startswith("FAIL") and "+50.0% (limit +20%)" in line
+    assert run_cli(tmp_path, new, baseline, "--speed-threshold", "0.6") == 0
+    # Faster is never a regression.
+    assert run_cli(tmp_path, edited(baseline, "test_sum", slower(0.5)), baseline) == 0
+
+
+@pytest.mark.parametrize(
+    ("metric", "median", "fails"),
+    [
+        ("final_loss", 0.0125, False),  # worse, within one spread (0.002)
+        ("final_loss", 0.0135, True),  # worse by more than the spread
+        ("final_loss", 0.0010, False),  # better
+        ("accuracy", 0.895, False),  # higher is better: slightly lower is within spread
+        ("accuracy", 0.85, True),
+        ("accuracy", 0.99, False),
+    ],
+)
+def test_a_quality_metric_worse_than_its_seed_spread_fails(
+    tmp_path, baseline, metric, median, fails
+):
+    new = edited(baseline, "test_quality", quality(metric, median))
+    assert run_cli(tmp_path, new, baseline) == int(fails)
+
+
+def test_quality_tolerance_is_in_units_of_the_spread(baseline):
+    new, _ = load_benchmarks_from(baseline, "test_quality", quality("final_loss", 0.0135))
+    base, _ = load_benchmarks_from(baseline)
+    assert any(f.failed for f in compare(new, base))
+    assert not any(f.failed for f in compare(new, base, quality_tolerance=1.5))
+
+
+def load_benchmarks_from(data: dict[str, Any], name: str | None = None, edit=None):
+    data = edited(data, name, edit) if name else data
+    return {b["fullname"]: b for b in data["benchmarks"]}, data["machine_info"]
+
+
+def test_missing_benchmarks_fail_unless_allowed(tmp_path, baseline, capsys):
+    new = copy.deepcopy(baseline)
+    new["benchmarks"] = [b for b in new["benchmarks"] if b["name"] != "test_quality"]
+    assert run_cli(tmp_path, new, baseline) == 1
+    assert "not in the new file" in capsys.readouterr().out
+    assert run_cli(tmp_path, new, baseline, "--allow-missing") == 0
+    # The other way round, a new benchmark is only mentioned.
+    assert run_cli(tmp_path, baseline, new) == 0
+    assert "not in the baseline" in capsys.readouterr().err
+
+
+def test_unreadable_files_are_clear_errors(tmp_path, baseline, capsys):
+    good = write(tmp_path / "good.json", baseline)
+    assert main(["bench-compare", str(tmp_path / "none.json"), str(good)]) == 2
+    assert "none.json' does not exist" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text('{"not": "benchmarks"}')
+    assert main(["bench-compare", str(tmp_path / "bad.json"), str(good)]) == 2
+    assert "is not a pytest-benchmark JSON file" in capsys.readouterr().err
+    with pytest.raises(GesbenchError, match="unknown statistic"):
+        compare({}, {}, stat="max")
+    assert load_benchmarks(good)[1]["python_implementation"] == "CPython"
