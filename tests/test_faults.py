@@ -115,8 +115,11 @@ def fragile_experiment(control: Path, repetitions: int = 2, **fragile: object) -
     return parse_experiment(spec)
 
 
-def stored_traces(run_dir: Path) -> pd.DataFrame:
+def stored_traces(run_dir: Path, like: Path | None = None) -> pd.DataFrame:
+    """A run's traces in a fixed order (only the trials stored in ``like``, if given)."""
     t = load_results(run_dir).traces.drop(columns="wall_time")
+    if like is not None:
+        t = t[t["trial_id"].isin(load_results(like).trials["id"])]
     return t.sort_values(["trial_id", "iteration"]).reset_index(drop=True)
 
 
@@ -175,9 +178,9 @@ def test_trial_that_always_kills_its_worker_is_failed_then_completed_on_rerun(tm
     control, reference_dir = reference
     control.write_text("die")
     run_dir = tmp_path / "run"
-    experiment = fragile_experiment(control)
+    experiment = fragile_experiment(control, repetitions=1)
     counts = run_experiment(experiment, run_dir, workers=2, retries=1, progress=False)
-    assert counts == {"done": 2, "failed": 2}
+    assert counts == {"done": 1, "failed": 1}
     trials = load_results(run_dir).trials
     failed = trials[trials["status"] == "failed"]
     assert set(failed["label"]) == {"Fragile"}  # the innocent trials were not dragged along
@@ -185,12 +188,13 @@ def test_trial_that_always_kills_its_worker_is_failed_then_completed_on_rerun(tm
     started = dict(zip(trials["id"], trials["started"], strict=True))
 
     control.write_text("off")
-    assert run_experiment(experiment, run_dir, workers=2, progress=False) == {"done": 4}
+    assert run_experiment(experiment, run_dir, workers=2, progress=False) == {"done": 2}
     assert rows_per_trial(run_dir) == dict.fromkeys(started, 1)
     after = load_results(run_dir).trials.set_index("id")["started"]
     for trial_id in trials.loc[trials["status"] == "done", "id"]:
         assert after[trial_id] == started[trial_id]  # finished trials were not run again
-    pd.testing.assert_frame_equal(stored_traces(run_dir), stored_traces(reference_dir))
+    expected = stored_traces(reference_dir, like=run_dir)
+    pd.testing.assert_frame_equal(stored_traces(run_dir), expected)
 
 
 # --- per-trial time limit ---------------------------------------------------------------------
@@ -326,7 +330,7 @@ DRIVER_SPEC = """
 name = "driver"
 repetitions = 4
 [budget]
-limit = 400
+limit = 300
 [[problems]]
 name = "perturbed_quadratic"
 params = { n = 200, m = 400 }
@@ -381,7 +385,7 @@ def wait_gone(pids: list[int]) -> list[int]:
     return [p.pid for p in alive]
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("workers", [pytest.param("1", marks=pytest.mark.slow), "2"])
 def test_driver_killed_mid_run_leaves_an_intact_store_and_resumes(tmp_path, workers):
     process, spec, run_dir = start_run(tmp_path, "--workers", workers)
     wait_for_stored_trials(process, run_dir, 2)
@@ -401,7 +405,7 @@ def test_driver_killed_mid_run_leaves_an_intact_store_and_resumes(tmp_path, work
     assert set(rows_per_trial(run_dir).values()) == {1}
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("workers", [pytest.param("1", marks=pytest.mark.slow), "2"])
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, workers):
     process, spec, run_dir = start_run(tmp_path, "--workers", workers)
     wait_for_stored_trials(process, run_dir, 1)
