@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections import Counter, deque
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -267,6 +268,13 @@ def dask_cluster(
                 raise GesbenchError(
                     f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}"
                 ) from None
+        if any(w.get("nthreads", 1) > 1 for w in client.scheduler_info()["workers"].values()):
+            warnings.warn(
+                "some Dask workers run several threads: trials sharing a process cannot each "
+                "hold BLAS to one thread, so results may differ from a sequential run in the "
+                "last bits; start workers with --nthreads 1",
+                stacklevel=2,
+            )
         futures: dict[Any, TrialSpec] = {
             client.submit(
                 run_timed, spec, timeout, key=f"gesbench-trial-{spec.id}", pure=False

@@ -144,3 +144,19 @@ def test_unreachable_scheduler_is_a_clear_error(small_experiment, tmp_path):
         pytest.raises(GesbenchError, match="cannot connect to the Dask scheduler at"),
     ):
         run_experiment(small_experiment, tmp_path, scheduler="tcp://127.0.0.1:9", progress=False)
+
+
+def test_multithreaded_workers_are_warned_about(small_experiment, tmp_path):
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=True, dashboard_address=":0"
+        ) as cluster,
+        pytest.warns(UserWarning, match="start workers with --nthreads 1"),
+    ):
+        counts = run_experiment(
+            small_experiment.with_overrides(repetitions=1),
+            tmp_path,
+            scheduler=cluster.scheduler_address,
+            progress=False,
+        )
+    assert counts == {"done": 3}
