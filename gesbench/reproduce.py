@@ -72,6 +72,7 @@ class CheckResult:
     table: pd.DataFrame
     ordering_holds: bool
     ordering: str
+    violations: tuple[str, ...] = ()
 
 
 def _match(published: Published, methods: pd.DataFrame) -> str | None:
@@ -125,7 +126,12 @@ def check(run_dir: str | os.PathLike[str], reproduction: Reproduction) -> CheckR
         matched[a] < matched[b] for a, b in itertools.pairwise(present)
     )
     ordering = " < ".join(present)
-    return CheckResult(pd.DataFrame(rows), holds, ordering)
+    violations = tuple(
+        f"{b} ({matched[b]:.3g}) is not above {a} ({matched[a]:.3g})"
+        for a, b in itertools.pairwise(present)
+        if not matched[a] < matched[b]
+    )
+    return CheckResult(pd.DataFrame(rows), holds, ordering, violations)
 
 
 def format_check(result: CheckResult, reproduction: Reproduction) -> str:
@@ -152,6 +158,9 @@ def format_check(result: CheckResult, reproduction: Reproduction) -> str:
     verdict = "HOLDS" if result.ordering_holds else "FAILS"
     lines.append("")
     lines.append(f"published ordering at {reproduction.at} ({result.ordering}): {verdict}")
+    lines += [f"  - {v}" for v in result.violations]
+    if len(result.ordering.split(" < ")) < 2:
+        lines.append("  - fewer than two published methods were run: nothing to order")
     return "\n".join(lines)
 
 
@@ -186,7 +195,8 @@ def reproduce(
             f"Against {reproduction.source}. Median final value over repetitions with its "
             f"seeded 95% bootstrap CI beside the published value at {reproduction.at}; final "
             "alignment is the median over repetitions of the last logged alignment.",
-            f"Published ordering ({result.ordering}): {verdict}.",
+            f"Published ordering ({result.ordering}): {verdict}."
+            + "".join(f" {v}." for v in result.violations),
         ),
         (ReportTable("", result.table.round(4), csv),),
     )

@@ -60,6 +60,9 @@ def test_ordering_verdict_follows_the_run_medians(run_dir):
     gd_lower = medians["Gradient descent"] < medians["ES"]
     assert one.ordering_holds == gd_lower and other.ordering_holds == (not gd_lower)
     assert one.ordering == "Gradient descent < ES"
+    failing = other if gd_lower else one
+    assert len(failing.violations) == 1 and "is not above" in failing.violations[0]
+    assert (one if gd_lower else other).violations == ()
     text = format_check(one, reproduction(0.01, 0.02))
     assert ("HOLDS" if gd_lower else "FAILS") in text and "(not run)" in text
 
