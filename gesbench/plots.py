@@ -46,8 +46,9 @@ def method_colors(labels: Sequence[str]) -> dict[str, tuple[float, float, float]
 
 
 def line_style(label: str, colors: Colors) -> str:
-    """A dash pattern that tells apart methods sharing a colour (more than 10 methods)."""
-    return LINE_STYLES[(list(colors).index(label) // 10) % len(LINE_STYLES)]
+    """A dash pattern per method, a second cue besides colour (overlapping curves, similar
+    hues, greyscale print); colour and dash together stay unique for 20 methods."""
+    return LINE_STYLES[list(colors).index(label) % len(LINE_STYLES)]
 
 
 def _legend(ax: Axes, title: str = "", many: int = 8) -> None:

@@ -261,6 +261,13 @@ def _fmt(value: float) -> str:
 
 def final_section(run: RunData, out: Writer) -> Section:
     table = metrics.final_table(run.finals, run.reference, seed=SEED)
+    order = {label: i for i, label in enumerate(run.colors)}
+    table = table.sort_values(
+        ["problem_label", "label"],
+        key=lambda c: c.map(order) if c.name == "label" else c,
+        kind="stable",
+        ignore_index=True,
+    )
     csv = out.csv("final_results", table)
     winners = set(zip(table["problem_label"], table["winner"], strict=True))
     rows = table.to_dict("records")
