@@ -12,10 +12,24 @@ from gesbench.updates import UPDATE_DEFAULTS, UpdateRule, check_update_params
 
 
 class SurrogateDescent(Optimizer):
-    """SGD, heavy-ball momentum or Adam (``update``) on the surrogate gradient.
+    """SGD, heavy-ball or Nesterov momentum, or Adam (``update``) on the surrogate gradient.
 
-    One surrogate call and no loss evaluation per iteration. The default learning rate
-    (5e-3) is the paper's Fig. 1 setting for gradient descent.
+    The baseline Guided ES must beat: it trusts the surrogate completely. Each iteration makes
+    one surrogate call at the current point and no loss evaluation, and hands the surrogate to
+    the same update rules Guided ES uses for its estimate (:mod:`gesbench.updates`), so
+    ``update``, ``lr``, ``momentum`` and ``adam_*`` mean the same for both. Its iterate is its
+    recommendation. With a biased surrogate it converges to the wrong point (on the paper's
+    Fig. 1 it stalls near excess loss 0.06). It never evaluates the loss, so it cannot run
+    under an evaluation budget.
+
+    Parameters
+    ----------
+    update : {"sgd", "momentum", "nesterov", "adam"}
+        The first-order rule.
+    lr : float
+        Learning rate; the default 5e-3 is the paper's Fig. 1 setting for gradient descent.
+    momentum, adam_beta1, adam_beta2, adam_eps
+        The rules' other constants (see :mod:`gesbench.updates`).
     """
 
     defaults: ClassVar[Mapping[str, Any]] = {**UPDATE_DEFAULTS, "lr": 5e-3}
