@@ -105,16 +105,16 @@ class ResultStore:
     def write(self, result: TrialResult) -> None:
         """Store one trial and its trace atomically (replacing an earlier failed attempt)."""
         s = result.spec
-        trace = np.column_stack([result.trace[c] for c in TRACE_COLUMNS])
-        rows: Iterable[tuple[object, ...]] = (
-            (result.trial_id, *(_nullable(v) for v in row)) for row in trace
-        )
+        trial_id = result.trial_id  # a hash of the spec: computed once, not once per row
+        trace = np.column_stack([result.trace[c] for c in TRACE_COLUMNS]).astype(object)
+        trace[np.isnan(trace.astype(float))] = None  # NaN is stored as NULL
+        rows: Iterable[tuple[object, ...]] = ((trial_id, *row) for row in trace.tolist())
         with self.db:
-            self.db.execute("DELETE FROM trials WHERE id = ?", (result.trial_id,))
+            self.db.execute("DELETE FROM trials WHERE id = ?", (trial_id,))
             self.db.execute(
                 "INSERT INTO trials VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    result.trial_id,
+                    trial_id,
                     s.experiment,
                     s.problem,
                     s.problem_label,
