@@ -36,6 +36,7 @@ AXIS_LABELS = {
     "alignment": "cosine(surrogate, true gradient)",
 }
 LINE_STYLES = ("-", "--", "-.", ":")
+MANY_METHODS = 10
 
 
 def method_colors(labels: Sequence[str]) -> dict[str, tuple[float, float, float]]:
@@ -51,19 +52,27 @@ def line_style(label: str, colors: Colors) -> str:
     return LINE_STYLES[list(colors).index(label) % len(LINE_STYLES)]
 
 
-def _legend(ax: Axes, title: str = "", many: int = 8) -> None:
-    handles, _ = ax.get_legend_handles_labels()
+def _figure_legend(fig: Any, handles: list[Any], labels: list[str], title: str) -> None:
+    """A legend beside the figure, in as many columns as its height needs."""
+    rows = max(6, int(fig.get_figheight() * 6))
+    fig.legend(
+        handles,
+        labels,
+        loc="outside right upper",
+        fontsize=6,
+        title=title,
+        title_fontsize=7,
+        ncols=-(-len(handles) // rows),
+    )
+
+
+def _legend(ax: Axes, title: str = "") -> None:
+    """A legend inside the axes, or beside the figure when there are many methods."""
+    handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return
-    if len(handles) > many:  # keep long legends off the curves
-        ax.legend(
-            fontsize=7,
-            title=title,
-            title_fontsize=7,
-            loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
-            borderaxespad=0,
-        )
+    if len(handles) > MANY_METHODS:  # keep long legends off the curves
+        _figure_legend(ax.figure, handles, labels, title)
     else:
         ax.legend(fontsize=8, title=title, title_fontsize=8)
 
@@ -80,16 +89,19 @@ def curve_grid(
     """Median lines with 95% bootstrap bands: one row per problem, one column per x axis.
 
     Methods that never spend a counter (e.g. no loss evaluations) have no curve against it;
-    the panel says so instead of drawing a vertical line at zero.
+    the panel says so instead of drawing a vertical line at zero. With more than
+    ``MANY_METHODS`` methods (a sweep) the bands are left out, or nothing could be read.
     """
     problems = list(dict.fromkeys(curves["problem_label"]))
+    many = curves["label"].nunique() > MANY_METHODS
     fig, axes = plt.subplots(
         len(problems),
         len(x_names),
-        figsize=(4.6 * len(x_names) + (2.2 if len(colors) > 8 else 0), 3.6 * len(problems)),
+        figsize=(4.6 * len(x_names) + (6.0 if many else 0), 3.6 * len(problems)),
         squeeze=False,
-        constrained_layout=True,
+        layout="constrained",
     )
+    handles: dict[str, Any] = {}
     for row, problem in enumerate(problems):
         in_problem = curves[curves["problem_label"] == problem]
         for col, x_name in enumerate(x_names):
@@ -102,25 +114,27 @@ def curve_grid(
                     if label in set(in_problem["label"]):
                         missing.append(label)
                     continue
-                style = line_style(label, colors)
-                ax.plot(
+                (handles[label],) = ax.plot(
                     c["x"],
                     c["median"],
                     color=colors[label],
-                    ls=style,
+                    ls=line_style(label, colors),
                     lw=1.6,
                     label=f"{label} (n={c['n'].iloc[0]})",
                 )
-                ax.fill_between(c["x"], c["low"], c["high"], color=colors[label], alpha=0.2, lw=0)
+                if not many:
+                    ax.fill_between(
+                        c["x"], c["low"], c["high"], color=colors[label], alpha=0.2, lw=0
+                    )
             if missing:
+                names = ", ".join(missing) if len(missing) <= 3 else f"{len(missing)} methods"
                 ax.text(
                     0.02,
                     0.02,
-                    "no curve (counter stays 0): " + ", ".join(missing),
+                    f"no curve (counter stays 0): {names}",
                     transform=ax.transAxes,
                     fontsize=7,
                     va="bottom",
-                    wrap=True,
                 )
             y_name = in_problem["y_name"].iloc[0] if len(in_problem) else ""
             ax.set_xlabel(AXIS_LABELS.get(x_name, x_name))
@@ -132,8 +146,16 @@ def curve_grid(
                 ax.set_xscale("symlog", linthresh=1)
             ax.grid(True, which="major", alpha=0.3)
             ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
-            if col == 0:
+            if col == 0 and not many:
                 _legend(ax, "median, 95% bootstrap CI")
+    if many:
+        ordered = [handles[label] for label in colors if label in handles]
+        _figure_legend(
+            fig,
+            ordered,
+            [str(h.get_label()) for h in ordered],
+            "median (bands left out: many methods)",
+        )
     if title:
         fig.suptitle(title)
     return fig
@@ -142,7 +164,7 @@ def curve_grid(
 def ecdf_figure(ecdf: pd.DataFrame, colors: Colors, x_label: str, subtitle: str) -> Figure:
     """COCO-style runtime ECDF: share of (trial, target) pairs reached against budget (log x)."""
     fig, ax = plt.subplots(
-        figsize=(6.4 + (2.2 if len(colors) > 8 else 0), 4.2), constrained_layout=True
+        figsize=(6.4 + (2.2 if len(colors) > MANY_METHODS else 0), 4.2), constrained_layout=True
     )
     for label in colors:
         c = ecdf[ecdf["label"] == label]
@@ -211,11 +233,12 @@ def win_rate_figure(rates: pd.DataFrame, labels: Sequence[str]) -> Figure:
         matrix[i, j] = r["rate"]
         if not np.isnan(r["rate"]):
             text[i, j] = f"{r['rate']:.2f}\n[{r['low']:.2f}, {r['high']:.2f}]"
-    size = 1.1 * len(labels) + 2.5
+    annotate = len(labels) <= MANY_METHODS  # beyond that, cells are too small for text
+    size = min(1.1 * len(labels) + 2.5, 16.0)
     fig, ax = plt.subplots(figsize=(size + 1.2, size), constrained_layout=True)
     image = ax.imshow(matrix, cmap="cividis", vmin=0, vmax=1)
     for (i, j), value in np.ndenumerate(matrix):
-        if not np.isnan(value):
+        if annotate and not np.isnan(value):
             ax.text(
                 j,
                 i,
@@ -225,12 +248,14 @@ def win_rate_figure(rates: pd.DataFrame, labels: Sequence[str]) -> Figure:
                 fontsize=7,
                 color="black" if value > 0.5 else "white",
             )
-    ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=8)
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    tick_size = 8 if annotate else 6
+    ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=tick_size)
+    ax.set_yticks(range(len(labels)), labels, fontsize=tick_size)
     ax.set_xlabel("opponent")
     ax.set_ylabel("method")
     fig.colorbar(image, ax=ax, label="win rate (ties count 1/2)", shrink=0.8)
-    ax.set_title("Win rate of row over column, paired instances\n[95% bootstrap CI]", fontsize=10)
+    note = "[95% bootstrap CI]" if annotate else "(CIs in win_rate.csv)"
+    ax.set_title(f"Win rate of row over column, paired instances\n{note}", fontsize=10)
     return fig
 
 
