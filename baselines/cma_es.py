@@ -58,6 +58,12 @@ class CMAES(Optimizer):
     mean the way a full one would, over the candidates evaluated: the best ``min(mu, r)`` of the
     ``r`` evaluated are recombined with pycma's leading weights renormalised to sum 1. Step size
     and covariance are not updated, since no generation follows.
+
+    When pycma's own termination criteria fire (the search distribution has collapsed:
+    ``tolx``, ``tolfun``, ``tolflatfitness``, ...; its iteration cap is disabled, the trial's
+    budget rules), the run has converged: ``converged`` is set, ``x`` stays at the final mean,
+    and later steps spend nothing (under an evaluation or cost budget the trial ends there).
+    There are no restarts.
     """
 
     defaults: ClassVar[Mapping[str, Any]] = CMA_DEFAULTS
@@ -95,6 +101,8 @@ class CMAES(Optimizer):
             "seed": np.nan,
             "randn": self._randn,
             "CMA_diagonal": self.diagonal,
+            # the trial's budget governs how long it runs, not pycma's own iteration cap
+            "maxiter": np.inf,
         }
         if p["popsize"]:
             options["popsize"] = p["popsize"]
@@ -102,6 +110,7 @@ class CMAES(Optimizer):
         self._pending: Array | None = None  # candidates of the current generation
         self._values = np.empty(0)
         self._done = 0  # how many of them are evaluated
+        self.converged = False
         self.x = np.array(self.es.mean, dtype=float)
 
     def _ask(self, oracle: Oracle) -> Array:
@@ -109,6 +118,11 @@ class CMAES(Optimizer):
         return np.asarray(self.es.ask(), dtype=float)
 
     def step(self, oracle: Oracle) -> None:
+        if self.converged:
+            # Continuing would only shrink sigma until it underflows and the samples turn NaN.
+            if oracle.budget.kind != "iterations":
+                raise BudgetExhausted  # ends the trial: what is left cannot change the result
+            return
         want = self.params["evaluations_per_step"] or self.es.popsize
         spent = 0
         while want > 0:
@@ -130,6 +144,9 @@ class CMAES(Optimizer):
             if self._done == len(self._pending):
                 self.es.tell(list(self._pending), self._values.tolist())
                 self._pending = None
+                if self.es.stop():
+                    self.converged = True
+                    break
         if spent == 0:  # what is left of the budget cannot pay for one evaluation
             raise BudgetExhausted
         if self._pending is not None and self._done and _last_step(oracle):

@@ -93,6 +93,20 @@ def test_spread_steps_straddle_generations() -> None:
     np.testing.assert_array_equal(opt.x, opt.es.mean)
 
 
+@pytest.mark.parametrize("kind", ["evaluations", "iterations"])
+def test_converged_run_stops_cleanly_instead_of_underflowing(kind: str) -> None:
+    # Past pycma's termination criteria sigma would shrink until the samples turn NaN and the
+    # trial would be marked diverged; instead the run freezes at its final mean.
+    opt = CMAES(rng=0, sigma0=0.5)
+    budget = Budget(kind, 20_000 if kind == "evaluations" else 3_000)
+    oracle = run(opt, budget)
+    assert opt.converged and "tolfun" in opt.es.stop()
+    assert sphere(opt.x[None])[0] < 1e-10
+    np.testing.assert_array_equal(opt.x, opt.es.mean)
+    assert oracle.evaluations < 2_000  # nothing spent after convergence
+    assert oracle.iterations == (3_000 if kind == "iterations" else opt.es.countiter)
+
+
 def test_separable_variant_learns_a_diagonal_only() -> None:
     opt = SepCMAES(rng=0, sigma0=0.3)
     run(opt, Budget("iterations", 20))
