@@ -17,7 +17,8 @@ that fails:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,7 +29,7 @@ from gesbench.optimizer import Optimizer, drive
 from gesbench.oracle import Oracle
 from gesbench.params import require
 from gesbench.problem import Array, Problem, frozen
-from gesbench.registry import optimizers, problems
+from gesbench.registry import Registry, optimizers, problems
 from gesbench.runner import TrialResult, run_trial
 from gesbench.schedule import TraceSchedule
 from gesbench.trial import TrialSpec
@@ -78,16 +79,24 @@ class ContractNonFinite(ContractQuadratic):
 
 QUADRATIC = "_contract_quadratic"
 NONFINITE = "_contract_nonfinite"
-problems.register(QUADRATIC)(ContractQuadratic)
-problems.register(NONFINITE)(ContractNonFinite)
 
 
-def _registered_name(name_or_class: str | type[Optimizer]) -> tuple[str, type[Optimizer]]:
-    if isinstance(name_or_class, str):
-        return name_or_class, optimizers.get(name_or_class)
-    cls = name_or_class
-    name = f"{cls.__module__}:{cls.__qualname__}"
-    return name, optimizers.register(name)(cls)
+@contextmanager
+def _registered(registry: Registry[Any], name: str, cls: type) -> Iterator[None]:
+    """Register ``cls`` as ``name`` for the duration of a check only.
+
+    The runner builds components by registered name, but the contract's own problems (and a
+    class handed in directly) must not linger in the registries, where listings and other
+    suites iterating over registered names would pick them up. The registry has no public way
+    to remove a name, hence the private access.
+    """
+    fresh = name not in registry.names()
+    registry.register(name)(cls)
+    try:
+        yield
+    finally:
+        if fresh:
+            registry._classes.pop(name, None)
 
 
 class _Contract:
@@ -278,8 +287,8 @@ def check_optimizer(
     Parameters
     ----------
     name_or_class : str or Optimizer subclass
-        A registered optimizer name, or a class (registered on the fly under
-        ``"module:QualName"`` so the harness's runner can build it).
+        A registered optimizer name, or a class (registered as ``"module:QualName"`` while the
+        checks run, so the harness's runner can build it, and removed afterwards).
     params : mapping, optional
         Hyperparameters to test with (defaults otherwise).
     stochastic : bool
@@ -295,8 +304,19 @@ def check_optimizer(
     unknown = [c for c in checks if c not in CHECKS]
     if unknown:
         raise GesbenchError(f"check_optimizer: unknown check(s) {unknown}; choose from {CHECKS}")
-    name, cls = _registered_name(name_or_class)
-    contract = _Contract(name, cls, params or {})
+    with ExitStack() as stack:
+        if isinstance(name_or_class, str):
+            name, cls = name_or_class, optimizers.get(name_or_class)
+        else:
+            cls = name_or_class
+            name = f"{cls.__module__}:{cls.__qualname__}"
+            stack.enter_context(_registered(optimizers, name, cls))
+        stack.enter_context(_registered(problems, QUADRATIC, ContractQuadratic))
+        stack.enter_context(_registered(problems, NONFINITE, ContractNonFinite))
+        _run_checks(_Contract(name, cls, params or {}), checks, stochastic)
+
+
+def _run_checks(contract: _Contract, checks: tuple[str, ...], stochastic: bool) -> None:
     runs: dict[str, Callable[[], None]] = {
         "budgets": contract.check_budgets,
         "seeds": lambda: contract.check_seeds(stochastic),
