@@ -134,26 +134,34 @@ def check(run_dir: str | os.PathLike[str], reproduction: Reproduction) -> CheckR
     return CheckResult(pd.DataFrame(rows), holds, ordering, violations)
 
 
+CHECK_COLUMNS = [
+    "method", "run label", "n", "median final", "CI low", "CI high", "published final",
+    "published within CI", "final alignment", "published alignment",
+]  # fmt: skip
+
+
+def _cell(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "diverged" if value == np.inf else f"{value:.3g}"
+    return str(value)
+
+
+def check_frame(result: CheckResult) -> pd.DataFrame:
+    """The check table with formatted cells, in reading order (for text, HTML, Markdown)."""
+    rows = [[_cell(r.get(c)) for c in CHECK_COLUMNS] for r in result.table.to_dict("records")]
+    return pd.DataFrame(rows, columns=CHECK_COLUMNS)
+
+
 def format_check(result: CheckResult, reproduction: Reproduction) -> str:
     """The check table as aligned plain text, with the ordering verdict."""
-    t = result.table
-
-    def num(value: object) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return "-"
-        if isinstance(value, bool | np.bool_):
-            return "yes" if value else "no"
-        if isinstance(value, float):
-            return "diverged" if value == np.inf else f"{value:.3g}"
-        return str(value)
-
-    columns = [
-        "method", "run label", "n", "median final", "CI low", "CI high", "published final",
-        "published within CI", "final alignment", "published alignment",
-    ]  # fmt: skip
-    cells = [[num(r.get(c)) for c in columns] for r in t.to_dict("records")]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    frame = check_frame(result)
+    cells = frame.to_numpy().tolist()
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(CHECK_COLUMNS)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(CHECK_COLUMNS, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     verdict = "HOLDS" if result.ordering_holds else "FAILS"
     lines.append("")
@@ -198,7 +206,7 @@ def reproduce(
             f"Published ordering ({result.ordering}): {verdict}."
             + "".join(f" {v}." for v in result.violations),
         ),
-        (ReportTable("", result.table.round(4), csv),),
+        (ReportTable("", check_frame(result), csv),),
     )
     paths = build_report(run_dir, extra_sections=[section])
     return result, [*paths, csv]

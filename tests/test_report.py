@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from report_fixtures import DOCUMENTS, FIGURES, TABLES, tiny_report
 
+from gesbench.cli import main
 from gesbench.errors import GesbenchError
 from gesbench.metrics import final_table
 from gesbench.report import build_report, load_run
@@ -119,3 +120,4 @@ def test_unknown_reference_is_a_clear_error(report):
     run_dir, _ = report
     with pytest.raises(GesbenchError, match="Vanila ES"):
         build_report(run_dir, reference="Vanila ES")
+    assert main(["report", str(run_dir), "--reference", "Vanila ES"]) == 2
