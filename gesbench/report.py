@@ -301,11 +301,18 @@ def final_section(run: RunData, out: Writer) -> Section:
         f"correlation (+1: the method ends lower than {run.reference} on every pair). ★ marks "
         "the lower side of a difference significant at 5% after correction."
     ]
-    if (table["pairs"].between(1, 5)).any():
-        paragraphs.append(
-            "Note: with 5 or fewer pairs the exact two-sided Wilcoxon p-value cannot go below "
-            "0.0625, so no difference can reach 5% significance; run more repetitions for tests."
-        )
+    tested = table[table["pairs"] > 0]
+    if len(tested):
+        pairs, m = int(tested["pairs"].min()), int(tested.groupby("problem_label").size().max())
+        smallest = min(1.0, m * 2.0 / 2**pairs)  # all pairs one way, Holm's largest factor
+        if smallest > 0.05:
+            needed = int(np.ceil(np.log2(m * 2 / 0.05)))
+            paragraphs.append(
+                f"Note: with {pairs} pairs and {m} comparisons per problem, the smallest "
+                f"possible Holm-adjusted p-value is {smallest:.3g} (exact two-sided Wilcoxon, "
+                f"every pair one way), so no difference can reach 5% significance here; that "
+                f"takes at least {needed} repetitions."
+            )
     return Section("Final results", tuple(paragraphs), (ReportTable("", shown, csv),))
 
 
