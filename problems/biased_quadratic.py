@@ -118,7 +118,10 @@ class BiasedQuadratic(Problem):
     def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
         p = self.params
         grad = self.true_grad(x)
-        norm = np.linalg.norm(grad)
+        # A run that follows a bad surrogate can overflow here; the oracle then stops it as
+        # diverged, so numpy's overflow warning would only be noise.
+        with np.errstate(over="ignore"):
+            norm = np.linalg.norm(grad)
         perturbation = p["noise"] * random_unit(rng, (self.dim,))
         if p["bias"] > 0:
             perturbation = perturbation + p["bias"] * self.bias_at(x)
