@@ -13,7 +13,7 @@ from gesbench.problem import Array
 
 
 class SurrogateCMAES(CMAES):
-    """CMA-ES via pycma with one candidate per generation along the surrogate gradient.
+    """CMA-ES via pycma plus a candidate along the surrogate; full covariance, slow at n >= 5000.
 
     Each generation queries the surrogate once, at the mean ``m``, and pycma replaces one
     sampled candidate with the Newton-like step ``m - sigma sqrt(n / q) C g`` (``q`` the
