@@ -9,7 +9,8 @@ reported by name and does not hide the others.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Generic, TypeVar
 
@@ -46,8 +47,27 @@ class Registry(Generic[T]):
 
         return decorate
 
+    def unregister(self, name: str) -> None:
+        """Forget an in-process registration (installed entry points stay visible)."""
+        self._classes.pop(name, None)
+
+    @contextmanager
+    def registered(self, name: str, cls: T) -> Iterator[T]:
+        """Register ``cls`` as ``name`` only inside a ``with`` block (tests, contract checks)."""
+        fresh = name not in self._classes
+        self.register(name)(cls)
+        try:
+            yield cls
+        finally:
+            if fresh:
+                self.unregister(name)
+
     def names(self) -> list[str]:
         return sorted(set(self._classes) | set(self._entry_points()))
+
+    def installed(self) -> list[str]:
+        """Names provided by installed packages' entry points (the built-ins among them)."""
+        return sorted(self._entry_points())
 
     def get(self, name: str) -> T:
         """The class registered as ``name``; unknown names fail with close matches."""

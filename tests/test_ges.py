@@ -164,7 +164,7 @@ def test_minimize_on_a_users_function_uses_the_surrogate_to_beat_vanilla_es():
         ({"k": 0}, "k must be >= 1"),
         ({"pairs": 0}, "pairs"),
         ({"lr": -0.1}, "lr"),
-        ({"update": "nesterov"}, "update"),
+        ({"update": "rmsprop"}, "update"),
         ({"k": 1.5}, "'k' expects int"),
         ({"alpah": 0.5}, "Did you mean 'alpha'"),
     ],

@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gesbench import GuidedES, load_results, parse_experiment, register_optimizer
+from gesbench import GuidedES, load_results, parse_experiment
 from gesbench.harness import run_experiment
+from gesbench.registry import optimizers
 from gesbench.runner import TRACE_COLUMNS, run_trial
 from gesbench.store import ResultStore, store_path
 
 from spec_factory import small_spec
 
 
-@register_optimizer("test_exploding_es")
 class ExplodingES(GuidedES):
     """Raises on its fourth step (a bug in a plugin)."""
 
@@ -26,7 +26,6 @@ class ExplodingES(GuidedES):
         super().step(oracle)
 
 
-@register_optimizer("test_interrupting_es")
 class InterruptingES(GuidedES):
     """Simulates Ctrl-C in the middle of a trial."""
 
@@ -34,6 +33,16 @@ class InterruptingES(GuidedES):
         if oracle.iterations == 3:
             raise KeyboardInterrupt
         super().step(oracle)
+
+
+@pytest.fixture(autouse=True)
+def broken_plugins():
+    """Registered for this module's tests only, so no other suite sees them."""
+    with (
+        optimizers.registered("test_exploding_es", ExplodingES),
+        optimizers.registered("test_interrupting_es", InterruptingES),
+    ):
+        yield
 
 
 def traces(run_dir) -> pd.DataFrame:

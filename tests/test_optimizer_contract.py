@@ -26,7 +26,7 @@ HEAVY_AT_N1000 = {"ng_eda"}
 FAST_CHECKS = tuple(c for c in CHECKS if c != "dimensions")
 
 
-@pytest.mark.parametrize("name", optimizers.names())
+@pytest.mark.parametrize("name", optimizers.installed())
 def test_registered_optimizer_passes_contract(name: str) -> None:
     check_optimizer(name, checks=FAST_CHECKS if name in HEAVY_AT_N1000 else CHECKS)
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gesbench import parse_experiment, register_optimizer, register_problem
+from gesbench import parse_experiment
 from gesbench.harness import run_experiment
+from gesbench.registry import optimizers, problems
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -34,8 +35,14 @@ def test_ges_example_minimises_the_users_function(capsys):
 
 def test_plugin_examples_run_through_the_harness(tmp_path):
     ns = run_blocks()
-    register_problem("readme_noisy_sphere")(ns["NoisySphere"])
-    register_optimizer("readme_sign_descent")(ns["SignDescent"])
+    with (
+        problems.registered("readme_noisy_sphere", ns["NoisySphere"]),
+        optimizers.registered("readme_sign_descent", ns["SignDescent"]),
+    ):
+        run_readme_plugins(tmp_path)
+
+
+def run_readme_plugins(tmp_path):
     experiment = parse_experiment(
         {
             "name": "readme",

@@ -17,8 +17,8 @@ that fails:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,7 +29,7 @@ from gesbench.optimizer import Optimizer, drive
 from gesbench.oracle import Oracle
 from gesbench.params import require
 from gesbench.problem import Array, Problem, frozen
-from gesbench.registry import Registry, optimizers, problems
+from gesbench.registry import optimizers, problems
 from gesbench.runner import TrialResult, run_trial
 from gesbench.schedule import TraceSchedule
 from gesbench.trial import TrialSpec
@@ -79,24 +79,6 @@ class ContractNonFinite(ContractQuadratic):
 
 QUADRATIC = "_contract_quadratic"
 NONFINITE = "_contract_nonfinite"
-
-
-@contextmanager
-def _registered(registry: Registry[Any], name: str, cls: type) -> Iterator[None]:
-    """Register ``cls`` as ``name`` for the duration of a check only.
-
-    The runner builds components by registered name, but the contract's own problems (and a
-    class handed in directly) must not linger in the registries, where listings and other
-    suites iterating over registered names would pick them up. The registry has no public way
-    to remove a name, hence the private access.
-    """
-    fresh = name not in registry.names()
-    registry.register(name)(cls)
-    try:
-        yield
-    finally:
-        if fresh:
-            registry._classes.pop(name, None)
 
 
 class _Contract:
@@ -310,9 +292,9 @@ def check_optimizer(
         else:
             cls = name_or_class
             name = f"{cls.__module__}:{cls.__qualname__}"
-            stack.enter_context(_registered(optimizers, name, cls))
-        stack.enter_context(_registered(problems, QUADRATIC, ContractQuadratic))
-        stack.enter_context(_registered(problems, NONFINITE, ContractNonFinite))
+            stack.enter_context(optimizers.registered(name, cls))
+        stack.enter_context(problems.registered(QUADRATIC, ContractQuadratic))
+        stack.enter_context(problems.registered(NONFINITE, ContractNonFinite))
         _run_checks(_Contract(name, cls, params or {}), checks, stochastic)
 
 
