@@ -25,6 +25,11 @@ class PerturbedQuadratic(Problem):
     a unit direction fixed with the instance and ``nu_t`` a fresh unit direction at every call.
     The paper's Fig. 1 uses n = 1000, m = 2000, bias 1.0, noise 1.5, so the alignment between
     surrogate and true gradient starts near ``1 / sqrt(1 + 1 + 1.5^2) ~= 0.48``.
+
+    Evaluations use the expanded form ``x'Hx/2 - c'x + ||b||^2/(2m)`` with ``H = A'A/m`` and
+    ``c = A'b/m`` precomputed: an n x n product instead of two passes over the m x n matrix,
+    about 4x faster at the Fig. 1 size. Rounding error is ~1e-15, far below the excess losses
+    of interest (f_star is evaluated with the same formula, so excess losses are consistent).
     """
 
     defaults: ClassVar[Mapping[str, Any]] = {"n": 1000, "m": 2000, "bias": 1.0, "noise": 1.5}
@@ -39,15 +44,17 @@ class PerturbedQuadratic(Problem):
         self.b = frozen(rng.standard_normal(m))
         self.bias_direction = frozen(random_unit(rng, (n,)))
         self.x0 = frozen(np.zeros(n))
+        self.H = frozen(self.A.T @ self.A / m)
+        self.c = frozen(self.A.T @ self.b / m)
+        self._offset = float(self.b @ self.b) / (2 * m)
         x_star = np.linalg.lstsq(self.A, self.b, rcond=None)[0]
         self.f_star = float(self.loss(x_star[None, :])[0])
 
     def loss(self, X: Array) -> Array:
-        residuals = X @ self.A.T - self.b
-        return np.einsum("ij,ij->i", residuals, residuals) / (2 * len(self.b))
+        return 0.5 * np.einsum("ij,ij->i", X @ self.H, X) - X @ self.c + self._offset
 
     def true_grad(self, x: Array) -> Array:
-        return (self.A.T @ (self.A @ x - self.b)) / len(self.b)
+        return self.H @ x - self.c
 
     def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
         grad = self.true_grad(x)
