@@ -67,6 +67,27 @@ def test_ordering_verdict_follows_the_run_medians(run_dir):
     assert ("HOLDS" if gd_lower else "FAILS") in text and "(not run)" in text
 
 
+def test_a_method_outside_the_ordering_is_reported_but_cannot_fail_it(run_dir):
+    base = reproduction(0.01, 0.02)
+    medians = check(run_dir, base).table.set_index("method")["median final"]
+    gd_lower = medians["Gradient descent"] < medians["ES"]
+    # Publish the pair in the order the run contradicts, then exempt ES from the ordering.
+    gd, es = (0.02, 0.01) if gd_lower else (0.01, 0.02)
+    exempt = Reproduction(
+        name="tiny",
+        spec="unused",
+        source="hand-made values",
+        at="60 iterations",
+        published=(
+            Published("Gradient descent", "surrogate_descent", gd),
+            Published("ES", "vanilla_es", es, ordered=False),
+        ),
+    )
+    result = check(run_dir, exempt)
+    assert result.ordering == "Gradient descent" and result.violations == ()
+    assert "ES" in set(result.table["method"])
+
+
 def test_cli_reproduce_quick_look_writes_report_and_exits_by_the_verdict(tmp_path, capsys):
     out = tmp_path / "fig1"
     args = ["reproduce", "fig1", "--out", str(out), "--repetitions", "1", "--budget", "20"]
