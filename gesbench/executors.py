@@ -125,13 +125,16 @@ def run_timed(spec: TrialSpec, timeout: float | None = None) -> TrialResult:
         return failed_result(spec, f"TrialTimeout: time limit of {timeout:g} s reached")
 
 
-def _exit_with(parent: int) -> None:
-    """Process-pool worker initializer: end this worker when the driver ``parent`` dies.
+def _worker_init(parent: int) -> None:
+    """Process-pool worker initializer: leave Ctrl-C to the driver, and end with it.
 
-    A killed driver (SIGKILL, out of memory) cannot shut its pool down, and its idle workers
-    would otherwise wait for work forever. Linux delivers SIGKILL on the parent's death
-    (prctl PR_SET_PDEATHSIG); elsewhere a daemon thread watches the parent id.
+    Ctrl-C in a terminal reaches every process of the job; the driver alone reacts (it stops
+    the workers), so workers print no tracebacks of their own. A killed driver (SIGKILL, out
+    of memory) cannot shut its pool down, and its idle workers would wait for work forever:
+    Linux delivers SIGKILL to them on the driver's death (prctl PR_SET_PDEATHSIG), elsewhere a
+    daemon thread watches the parent id.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # already so when started by the driver
     libc = ctypes.util.find_library("c") if sys.platform == "linux" else None
     if libc is not None:
         pr_set_pdeathsig = 1
@@ -146,6 +149,27 @@ def _exit_with(parent: int) -> None:
             os._exit(1)
 
         threading.Thread(target=watch, daemon=True).start()
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes are started here: an ignored signal stays ignored
+    across exec, so a worker that is still importing when Ctrl-C comes does not print a
+    traceback. (A Ctrl-C during these few milliseconds is lost; pressing it again works.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's workers now, mid-trial (no public way to do so before Python 3.14)."""
+    for process in list((pool._processes or {}).values()):
+        process.terminate()
 
 
 def sequential(
@@ -175,8 +199,9 @@ def processes(
     while fresh or suspects:
         in_flight: dict[Future[TrialResult], TrialSpec] = {}
         with ProcessPoolExecutor(
-            workers, context, initializer=_exit_with, initargs=(os.getpid(),)
+            workers, context, initializer=_worker_init, initargs=(os.getpid(),)
         ) as pool:
+            completed = False
             try:
                 broken = alone = False
                 while True:
@@ -189,7 +214,8 @@ def processes(
                             break
                         spec = source.popleft()
                         try:
-                            in_flight[pool.submit(run_timed, spec, timeout)] = spec
+                            with _sigint_ignored():  # submit may start a worker process
+                                in_flight[pool.submit(run_timed, spec, timeout)] = spec
                         except BrokenProcessPool:  # broke since the last wait: not this trial
                             source.appendleft(spec)
                             broken = True
@@ -211,9 +237,12 @@ def processes(
                             result = failed_result(spec, f"{type(exc).__name__}: {exc}")
                         yield result
                     alone = alone and bool(in_flight)
+                completed = True
             finally:
-                for future in in_flight:
-                    future.cancel()
+                if not completed:  # Ctrl-C or the consumer stopped: don't wait for trials
+                    for future in in_flight:
+                        future.cancel()
+                    _terminate_workers(pool)
 
 
 def _died(times: int) -> str:

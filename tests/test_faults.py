@@ -84,10 +84,11 @@ def install_distribution(root: Path, name: str, source: str, entry_points: str) 
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fragile_plugin(tmp_path_factory) -> Iterator[str]:
     """The ``fragile_es`` optimizer plugin, importable here and in every worker process
-    (spawned workers inherit ``sys.path``; Dask's and subprocesses also get PYTHONPATH)."""
+    (spawned workers inherit ``sys.path``; Dask's and subprocesses also get PYTHONPATH).
+    Installed for one test module at a time, so other tests never see it."""
     root = install_distribution(
         tmp_path_factory.mktemp("plugins") / "site",
         "gesbench_fragile_plugin",
