@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
@@ -32,8 +33,10 @@ class Budget:
             )
         for name in ("limit", "evaluation_cost", "gradient_cost"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            if isinstance(value, bool) or not isinstance(value, int | float):
                 raise SpecError(f"budget.{name}: expected a positive number, got {value!r}")
+            if not (value > 0 and math.isfinite(value)):
+                raise SpecError(f"budget.{name}: expected a positive finite number, got {value!r}")
 
     def spent(self, iterations: int, evaluations: int, gradient_calls: int) -> float:
         """Budget used by the given counters, in units of ``kind``."""

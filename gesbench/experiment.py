@@ -192,7 +192,7 @@ def builtin_experiments() -> dict[str, str]:
     out = {}
     for item in sorted(resources.files("gesbench.experiments").iterdir(), key=lambda p: p.name):
         if item.name.endswith(".toml"):
-            data = tomllib.loads(item.read_text())
+            data = tomllib.loads(item.read_text(encoding="utf-8"))
             out[item.name.removesuffix(".toml")] = data.get("description", "")
     return out
 
@@ -203,13 +203,19 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise SpecError(f"spec file {str(path)!r} does not exist")
-        text, default_name = path.read_text(), path.stem
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise SpecError(
+                f"spec file {str(path)!r} is not UTF-8 text, as TOML requires: {exc}"
+            ) from None
+        default_name = path.stem
     else:
         builtins = builtin_experiments()
         if str(name_or_path) not in builtins:
             raise UnknownNameError("experiment", str(name_or_path), builtins)
         resource = resources.files("gesbench.experiments") / f"{name_or_path}.toml"
-        text, default_name = resource.read_text(), str(name_or_path)
+        text, default_name = resource.read_text(encoding="utf-8"), str(name_or_path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -7,6 +7,7 @@ as floats, so ``sigma = 1`` and ``sigma = 1.0`` are the same trial) and fills in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,7 +37,20 @@ def coerce(owner: str, name: str, default: Any, value: Any) -> Any:
             f"{owner}: parameter {name!r} expects {_type_name(default)}, "
             f"got {value!r} ({_type_name(value)})"
         )
+    if not _all_finite(value):
+        raise HyperparameterError(f"{owner}: parameter {name!r} must be finite, got {value!r}")
     return value
+
+
+def _all_finite(value: Any) -> bool:
+    """False if ``value`` is or contains a NaN or infinite float (trial ids cannot hash them)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return all(_all_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    return True
 
 
 def resolve(owner: str, defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
