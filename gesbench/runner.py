@@ -123,6 +123,9 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     that fails (the error is recorded), except on KeyboardInterrupt.
 
     BLAS is limited to one thread, so results are bit-identical whatever the worker count.
+    Floating-point overflow and invalid operations are not warned about: the oracle and the
+    trace check every loss and surrogate gradient, and a non-finite one ends the trial as
+    diverged (with the iteration), which says more than a warning.
     """
     started = time.time()
     t0 = time.perf_counter()
@@ -130,7 +133,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     error: str | None = None
     recorder: TraceRecorder | None = None
     oracle: Oracle | None = None
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore"):
         try:
             streams = spec.streams()
             problem = problems.create(spec.problem, spec.problem_params, rng=streams.problem)

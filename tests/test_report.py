@@ -21,7 +21,6 @@ from gesbench.metrics import final_table
 from gesbench.report import build_report, load_run
 
 # The diverging method overflows on purpose.
-pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 
 
 @pytest.fixture(scope="module")

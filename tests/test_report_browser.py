@@ -13,13 +13,10 @@ from report_fixtures import FIGURES, tiny_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-pytestmark = [
-    pytest.mark.skipif(
-        CHROMIUM is None,
-        reason="Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it",
-    ),
-    pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning"),
-]
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it",
+)
 
 # Appended to a copy of the report (the report itself has no scripts): once the page has
 # loaded, record each image's decoded size into the DOM, which --dump-dom then prints.

@@ -10,8 +10,6 @@ from gesbench.cli import main
 from gesbench.errors import UnknownNameError
 from gesbench.reproduce import REPRODUCTIONS, Published, Reproduction, check, format_check
 
-pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
-
 
 def reproduction(gd: float, es: float) -> Reproduction:
     return Reproduction(
