@@ -63,6 +63,10 @@ class Problem(ABC):
         """Exact gradient at ``x``: used only to log alignment, never shown to optimizers."""
         raise NotImplementedError(f"{type(self).__name__} has no true gradient")
 
+    def final_metrics(self, x: Array) -> dict[str, float]:
+        """Measures of a trial's final point stored beside its loss (e.g. accuracy); none here."""
+        return {}
+
     @property
     def has_true_grad(self) -> bool:
         return type(self).true_grad is not Problem.true_grad

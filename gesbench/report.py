@@ -268,6 +268,12 @@ def final_section(run: RunData, out: Writer) -> Section:
         kind="stable",
         ignore_index=True,
     )
+    trials = run.results.trials
+    extra = [c for c in trials.columns if c.startswith("final_") and c != "final_loss"]
+    if extra:  # final metrics some problems report (e.g. final_accuracy): medians over done
+        done = trials[trials["status"] == "done"]
+        medians = done.groupby(["problem_label", "label"])[extra].median().reset_index()
+        table = table.merge(medians, on=["problem_label", "label"], how="left")
     csv = out.csv("final_results", table)
     winners = set(zip(table["problem_label"], table["winner"], strict=True))
     rows = table.to_dict("records")
@@ -290,6 +296,12 @@ def final_section(run: RunData, out: Writer) -> Section:
                 f"★ {r['winner']}" if r["significant"] else ("n.s." if r["pairs"] else "")
                 for r in rows
             ],
+            **{
+                f"median {c.removeprefix('final_')}": table[c].map(
+                    lambda v: "" if np.isnan(v) else f"{v:.3g}"
+                )
+                for c in extra
+            },
         }
     )
     paragraphs = [

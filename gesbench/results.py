@@ -12,6 +12,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from gesbench.errors import GesbenchError, StoreError
+from gesbench.runner import TRACE_COLUMNS
 from gesbench.store import store_path
 
 TRIAL_COLUMNS = [
@@ -22,7 +23,8 @@ TRIAL_COLUMNS = [
 
 
 class Results(NamedTuple):
-    """``trials``: one row per trial (spec and provenance as JSON text columns).
+    """``trials``: one row per trial (spec and provenance as JSON text columns, and a
+    ``final_NAME`` column per final metric a problem reports, e.g. ``final_accuracy``).
     ``traces``: one row per logged point, with the trial's identifying columns joined in."""
 
     trials: pd.DataFrame
@@ -41,13 +43,24 @@ def load_results(run_dir: str | os.PathLike[str], *, all_trials: bool = False) -
     if not path.is_file():
         raise StoreError(f"no gesbench result store in {str(run_dir)!r}")
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        stored = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
+        metrics = "metrics" if "metrics" in stored else "'{}' AS metrics"  # an older store
         trials = pd.read_sql_query(
-            f"SELECT {', '.join(TRIAL_COLUMNS)}, spec, provenance FROM trials", db
+            f"SELECT {', '.join(TRIAL_COLUMNS)}, spec, provenance, {metrics} FROM trials",
+            db,
+            dtype={"final_loss": float},
         )
-        traces = pd.read_sql_query("SELECT * FROM traces", db)
+        # A column that is NULL throughout (no f*, no true gradient) would load as objects.
+        traces = pd.read_sql_query(
+            "SELECT * FROM traces", db, dtype=dict.fromkeys(TRACE_COLUMNS, float)
+        )
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     if not all_trials and "trial_ids" in meta:
         trials = trials[trials["id"].isin(json.loads(meta["trial_ids"]))]
+    finals = pd.DataFrame(
+        [json.loads(m) for m in trials.pop("metrics")], index=trials.index, dtype=float
+    )
+    trials = pd.concat([trials, finals.add_prefix("final_")], axis=1)
     trials = trials.sort_values(["problem_label", "label", "repetition"]).reset_index(drop=True)
     keys = ["id", "problem_label", "label", "optimizer", "repetition", "status"]
     traces = traces.merge(trials[keys].rename(columns={"id": "trial_id"}), on="trial_id")

@@ -51,6 +51,7 @@ class TrialResult:
     final_loss: float
     trace: dict[str, np.ndarray] = field(repr=False)
     provenance: dict[str, Any] = field(repr=False, default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)  # Problem.final_metrics, if done
 
     @property
     def trial_id(self) -> str:
@@ -133,6 +134,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     error: str | None = None
     recorder: TraceRecorder | None = None
     oracle: Oracle | None = None
+    final_metrics: dict[str, float] = {}
     with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore"):
         try:
             streams = spec.streams()
@@ -146,6 +148,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
             recorder.record()
             drive(optimizer, oracle, recorder.after_iteration)
             recorder.finish()
+            final_metrics = problem.final_metrics(optimizer.x)
         except Diverged as exc:
             status, error = "diverged", str(exc)
         except TrialTimeout:  # raised by the executor's time limit (gesbench.executors)
@@ -174,4 +177,5 @@ def run_trial(spec: TrialSpec) -> TrialResult:
         final_loss=float(trace["loss"][-1]) if len(trace["loss"]) else float("nan"),
         trace=trace,
         provenance=provenance(),
+        metrics=final_metrics,
     )

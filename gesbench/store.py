@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS trials (
     gradient_calls INTEGER NOT NULL,
     final_loss REAL,
     spec TEXT NOT NULL,
-    provenance TEXT NOT NULL
+    provenance TEXT NOT NULL,
+    metrics TEXT NOT NULL DEFAULT '{{}}'
 );
 CREATE TABLE IF NOT EXISTS traces (
     trial_id TEXT NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
@@ -76,6 +77,9 @@ class ResultStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.executescript(SCHEMA)
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(trials)")}
+            if "metrics" not in columns:  # a store written before final metrics were kept
+                self.db.execute("ALTER TABLE trials ADD COLUMN metrics TEXT NOT NULL DEFAULT '{}'")
         except sqlite3.DatabaseError as exc:
             self.db.close()
             raise StoreError(f"{path} is not a gesbench result store: {exc}") from None
@@ -112,7 +116,7 @@ class ResultStore:
         with self.db:
             self.db.execute("DELETE FROM trials WHERE id = ?", (trial_id,))
             self.db.execute(
-                "INSERT INTO trials VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO trials VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     trial_id,
                     s.experiment,
@@ -131,6 +135,7 @@ class ResultStore:
                     _nullable(result.final_loss),
                     s.to_json(),
                     json.dumps(result.provenance, sort_keys=True),
+                    json.dumps(result.metrics, sort_keys=True),
                 ),
             )
             marks = ",".join("?" * (len(TRACE_COLUMNS) + 1))

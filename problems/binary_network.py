@@ -125,6 +125,9 @@ class BinaryNetwork(Problem):
         """Training accuracy of each row of ``X`` (for reporting; not an objective)."""
         return (self.logits(X).argmax(axis=2) == self.labels[:, None]).mean(axis=0)
 
+    def final_metrics(self, x: Array) -> dict[str, float]:
+        return {"accuracy": float(self.accuracy(x[None, :])[0])}
+
     def straight_through_grad(self, x: Array, rows: Array | slice) -> Array:
         """Straight-through gradient of the mean cross-entropy over ``rows``."""
         w1, b1, w2, b2 = (part[0] for part in self.unpack(x[None, :]))

@@ -121,6 +121,9 @@ class LogisticRegression(Problem):
         logits = (self.features @ weights).reshape(-1, len(X), c)
         return (logits.argmax(axis=2) == self.labels[:, None]).mean(axis=0)
 
+    def final_metrics(self, x: Array) -> dict[str, float]:
+        return {"accuracy": float(self.accuracy(x[None, :])[0])}
+
 
 def _corrupt(
     labels: Array, n_classes: int, fraction: float, rng: np.random.Generator

@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 from report_fixtures import DOCUMENTS, FIGURES, TABLES, tiny_report
 
+from gesbench import load_results, parse_experiment
 from gesbench.cli import main
 from gesbench.errors import GesbenchError
+from gesbench.harness import run_experiment
 from gesbench.metrics import final_table
 from gesbench.report import build_report, load_run
-
-# The diverging method overflows on purpose.
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +120,39 @@ def test_unknown_reference_is_a_clear_error(report):
     with pytest.raises(GesbenchError, match="Vanila ES"):
         build_report(run_dir, reference="Vanila ES")
     assert main(["report", str(run_dir), "--reference", "Vanila ES"]) == 2
+
+
+def test_a_problem_without_optimum_or_true_gradient_is_reported_by_its_loss(tmp_path):
+    """No f* and no true gradient: excess loss and alignment are NULL throughout the store."""
+    spec = {
+        "name": "no_reference",
+        "repetitions": 2,
+        "budget": {"kind": "iterations", "limit": 100},
+        "problems": [
+            {
+                "name": "binary_network",
+                "label": "Teacher",
+                "params": {"dataset": "teacher", "n_samples": 200, "hidden": 8},
+            }
+        ],
+        "optimizers": [
+            {"name": "surrogate_descent", "label": "GD", "params": {"lr": 1.0}},
+            {"name": "guided_es", "label": "GES", "params": {"sigma": 0.5, "lr": 1.0}},
+        ],
+    }
+    run_experiment(parse_experiment(spec), tmp_path, progress=False)
+    traces = load_results(tmp_path).traces
+    assert traces["excess_loss"].isna().all() and traces["alignment"].isna().all()
+    assert traces[["excess_loss", "alignment"]].dtypes.eq(float).all()
+    names = {p.name for p in build_report(tmp_path)}
+    assert {"ecdf.csv", "final_results.csv"} <= names and "alignment.csv" not in names
+    finals = pd.read_csv(tmp_path / "final_results.csv").set_index("label")["median"]
+    last = traces.sort_values("iteration").groupby("trial_id").tail(1)
+    assert finals.to_dict() == pytest.approx(last.groupby("label")["loss"].median().to_dict())
+    # Targets are relative to the best loss any method logged, so the best trial reaches all.
+    hits = pd.read_csv(tmp_path / "ecdf_hits.csv")
+    assert (
+        hits.groupby("trial_id")["hit"]
+        .apply(lambda h: h.notna().all() and h.lt(float("inf")).all())
+        .any()
+    )
