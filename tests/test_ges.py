@@ -1,4 +1,4 @@
-"""Guided ES against the maths of GES_SPEC.md sections 2-4."""
+"""Guided ES against its definition and analysis in the paper (Maheswaranathan et al., 2019)."""
 
 from __future__ import annotations
 
