@@ -161,24 +161,28 @@ def curve_grid(
     return fig
 
 
+def _fraction_steps(ax: Axes, frame: pd.DataFrame, x_name: str, colors: Colors) -> None:
+    """One post-step line of ``fraction`` against ``x_name`` per method (ECDFs, profiles)."""
+    for label in colors:
+        c = frame[frame["label"] == label]
+        if not c.empty:
+            ax.step(
+                c[x_name],
+                c["fraction"],
+                where="post",
+                color=colors[label],
+                ls=line_style(label, colors),
+                lw=1.6,
+                label=label,
+            )
+
+
 def ecdf_figure(ecdf: pd.DataFrame, colors: Colors, x_label: str, subtitle: str) -> Figure:
     """COCO-style runtime ECDF: share of (trial, target) pairs reached against budget (log x)."""
     fig, ax = plt.subplots(
         figsize=(6.4 + (2.2 if len(colors) > MANY_METHODS else 0), 4.2), constrained_layout=True
     )
-    for label in colors:
-        c = ecdf[ecdf["label"] == label]
-        if c.empty:
-            continue
-        ax.step(
-            c["x"],
-            c["fraction"],
-            where="post",
-            color=colors[label],
-            ls=line_style(label, colors),
-            lw=1.6,
-            label=label,
-        )
+    _fraction_steps(ax, ecdf, "x", colors)
     ax.set_xscale("log")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(f"{x_label} (log scale)")
@@ -197,19 +201,7 @@ def profile_figure(profiles: pd.DataFrame, colors: Colors, x_label: str) -> Figu
     )
     for ax, tau in zip(axes[0], taus, strict=True):
         sub = profiles[profiles["tau"] == tau]
-        for label in colors:
-            c = sub[sub["label"] == label]
-            if c.empty:
-                continue
-            ax.step(
-                c["ratio"],
-                c["fraction"],
-                where="post",
-                color=colors[label],
-                ls=line_style(label, colors),
-                lw=1.6,
-                label=label,
-            )
+        _fraction_steps(ax, sub, "ratio", colors)
         ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel(f"performance ratio (budget / best budget; {x_label})")
