@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gesbench.errors import GesbenchError
+from gesbench.published import REPRODUCTIONS
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -71,7 +72,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from gesbench.reproduce import REPRODUCTIONS, format_check, reproduce
+    from gesbench.reproduce import format_check, reproduce
 
     try:
         result, paths = reproduce(
@@ -176,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "reproduce", help="run (or resume) a published comparison and check it (e.g. fig1)"
     )
-    p.add_argument("name", help="reproduction name: fig1")
+    p.add_argument("name", help="reproduction name: " + ", ".join(REPRODUCTIONS))
     p.add_argument("--out", help="run folder (default: reports/NAME)")
     p.add_argument("--workers", type=_positive_int, default=1, help="local worker processes")
     p.add_argument("--repetitions", type=_positive_int, help="override (quick looks only)")

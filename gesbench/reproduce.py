@@ -1,9 +1,11 @@
 """Reproductions of published comparisons: run (or resume) a spec, report, check against values.
 
 ``gesbench reproduce fig1`` runs the Fig. 1 spec, builds the report and prints a check table
-against the GES paper's published values. Methods are matched by label (or by optimizer name,
-so a relabelled entry still matches); a published method that the spec does not run is shown
-as absent, and a method the paper does not have is shown without a published value.
+against the GES paper's published values (the problem families are checked against gesbench's
+own recorded runs, see :mod:`gesbench.published`). Methods are matched by label (or by
+optimizer name, so a relabelled entry still matches); a published method that the spec does
+not run is shown as absent, and a method the source does not have is shown without a
+published value. Where a spec runs several problems, each is checked on its own.
 """
 
 from __future__ import annotations
@@ -20,55 +22,10 @@ import pandas as pd
 from gesbench.errors import UnknownNameError
 from gesbench.experiment import load_experiment
 from gesbench.harness import run_experiment
+from gesbench.published import REPRODUCTIONS, Published, Reproduction
 from gesbench.report import build_report, load_run
 from gesbench.report_content import ReportTable, Section
 from gesbench.stats import bootstrap_median_ci
-
-
-@dataclass(frozen=True)
-class Published:
-    """One method's published result: final value and final alignment (as read off a figure).
-
-    ``ordered`` says whether the method takes part in the ordering check: a method whose
-    settings the source does not state (CMA-ES in Fig. 1) is compared, but cannot fail it.
-    """
-
-    label: str
-    optimizer: str
-    final: float
-    alignment: float | None = None
-    ordered: bool = True
-
-
-@dataclass(frozen=True)
-class Reproduction:
-    """A published comparison: which spec reproduces it and what the source reported."""
-
-    name: str
-    spec: str
-    source: str
-    at: str
-    published: tuple[Published, ...]
-
-
-REPRODUCTIONS = {
-    "fig1": Reproduction(
-        name="fig1",
-        spec="fig1",
-        source=(
-            "Maheswaranathan et al., Guided evolutionary strategies, ICML 2019, Fig. 1 "
-            "(values read off the figure)"
-        ),
-        at="10,000 iterations",
-        published=(
-            Published("Guided ES", "guided_es", 0.003, 0.02),
-            # The paper states no CMA-ES settings; ours (see fig1.toml) land elsewhere.
-            Published("CMA-ES", "cma_es", 0.012, 0.49, ordered=False),
-            Published("Vanilla ES", "vanilla_es", 0.036, 0.49),
-            Published("Gradient descent", "surrogate_descent", 0.063, 0.0),
-        ),
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -77,8 +34,13 @@ class CheckResult:
 
     table: pd.DataFrame
     ordering_holds: bool
-    ordering: str
+    orderings: tuple[str, ...]  # per problem ("problem: a < b < c" where there are several)
     violations: tuple[str, ...] = ()
+    unchecked: tuple[str, ...] = ()  # problems with fewer than two ordered methods run
+
+    @property
+    def ordering(self) -> str:
+        return "; ".join(self.orderings)
 
 
 def _match(published: Published, methods: pd.DataFrame) -> str | None:
@@ -105,15 +67,48 @@ def _summary(finals: pd.DataFrame, last_alignment: pd.Series) -> dict[str, float
 def check(run_dir: str | os.PathLike[str], reproduction: Reproduction) -> CheckResult:
     """Compare a run folder's final values and alignment with the published ones."""
     run = load_run(Path(run_dir))
-    finals = run.finals
     traces = run.results.traces
-    methods = finals[["label", "optimizer"]].drop_duplicates()
     last_alignment = (
         traces.sort_values("iteration").groupby("trial_id")["alignment"].last().rename("align")
     )
     rows: list[dict[str, Any]] = []
+    orderings, violations, unchecked = [], [], []
+    holds = True
+    for problem in dict.fromkeys(p.problem for p in reproduction.published):
+        finals = run.finals
+        if problem is not None:
+            finals = finals[finals["problem_label"] == problem]
+        published = [p for p in reproduction.published if p.problem == problem]
+        part = _check_problem(finals, published, last_alignment)
+        prefix = "" if problem is None else f"{problem}: "
+        rows += [r if problem is None else {"problem": problem, **r} for r in part.rows]
+        violations += [prefix + v for v in part.violations]
+        if sum(p.ordered for p in published) < 2:
+            continue  # the source orders nothing here
+        orderings.append(prefix + " < ".join(part.present))
+        if len(part.present) < 2:
+            unchecked.append(prefix)
+        holds = holds and len(part.present) >= 2 and not part.violations
+    holds = holds and bool(orderings)  # an empty claim is not a reproduction
+    return CheckResult(
+        pd.DataFrame(rows), holds, tuple(orderings), tuple(violations), tuple(unchecked)
+    )
+
+
+@dataclass(frozen=True)
+class _ProblemCheck:
+    rows: list[dict[str, Any]]
+    present: list[str]  # the ordered published methods that were run, in published order
+    violations: list[str]
+
+
+def _check_problem(
+    finals: pd.DataFrame, published: list[Published], last_alignment: pd.Series
+) -> _ProblemCheck:
+    methods = finals[["label", "optimizer"]].drop_duplicates()
+    rows: list[dict[str, Any]] = []
     matched: dict[str, float] = {}
-    for pub in reproduction.published:
+    for pub in published:
         label = _match(pub, methods)
         row: dict[str, Any] = {"method": pub.label, "run label": label or "(not run)"}
         row |= {"published final": pub.final, "published alignment": pub.alignment}
@@ -126,19 +121,14 @@ def check(run_dir: str | os.PathLike[str], reproduction: Reproduction) -> CheckR
     for label in sorted(extra):
         summary = _summary(finals[finals["label"] == label], last_alignment)
         rows.append({"method": label, "run label": label, **summary})
-    ordered = [p for p in reproduction.published if p.ordered]
-    expected = [p.label for p in sorted(ordered, key=lambda p: p.final)]
-    present = [label for label in expected if label in matched]
-    holds = len(present) >= 2 and all(
-        matched[a] < matched[b] for a, b in itertools.pairwise(present)
-    )
-    ordering = " < ".join(present)
-    violations = tuple(
+    ordered = sorted((p for p in published if p.ordered), key=lambda p: p.final)
+    present = [p.label for p in ordered if p.label in matched]
+    violations = [
         f"{b} ({matched[b]:.3g}) is not above {a} ({matched[a]:.3g})"
         for a, b in itertools.pairwise(present)
         if not matched[a] < matched[b]
-    )
-    return CheckResult(pd.DataFrame(rows), holds, ordering, violations)
+    ]
+    return _ProblemCheck(rows, present, violations)
 
 
 CHECK_COLUMNS = [
@@ -159,23 +149,31 @@ def _cell(value: object) -> str:
 
 def check_frame(result: CheckResult) -> pd.DataFrame:
     """The check table with formatted cells, in reading order (for text, HTML, Markdown)."""
-    rows = [[_cell(r.get(c)) for c in CHECK_COLUMNS] for r in result.table.to_dict("records")]
-    return pd.DataFrame(rows, columns=CHECK_COLUMNS)
+    columns = (["problem"] if "problem" in result.table else []) + CHECK_COLUMNS
+    rows = [[_cell(r.get(c)) for c in columns] for r in result.table.to_dict("records")]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def format_check(result: CheckResult, reproduction: Reproduction) -> str:
     """The check table as aligned plain text, with the ordering verdict."""
     frame = check_frame(result)
     cells = frame.to_numpy().tolist()
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(CHECK_COLUMNS)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(CHECK_COLUMNS, widths, strict=True))]
+    columns = list(frame.columns)
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     verdict = "HOLDS" if result.ordering_holds else "FAILS"
     lines.append("")
-    lines.append(f"published ordering at {reproduction.at} ({result.ordering}): {verdict}")
+    if len(result.orderings) == 1:
+        lines.append(f"published ordering at {reproduction.at} ({result.ordering}): {verdict}")
+    else:
+        lines.append(f"published orderings at {reproduction.at}: {verdict}")
+        lines += [f"  {o}" for o in result.orderings]
     lines += [f"  - {v}" for v in result.violations]
-    if len(result.ordering.split(" < ")) < 2:
-        lines.append("  - fewer than two published methods were run: nothing to order")
+    lines += [
+        f"  - {p}fewer than two published methods were run: nothing to order"
+        for p in result.unchecked
+    ]
     return "\n".join(lines)
 
 

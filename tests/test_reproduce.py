@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 from report_fixtures import tiny_report
 
 from gesbench.cli import main
 from gesbench.errors import UnknownNameError
+from gesbench.experiment import load_experiment
+from gesbench.published import recorded
 from gesbench.reproduce import REPRODUCTIONS, Published, Reproduction, check, format_check
 
 
@@ -82,7 +86,8 @@ def test_a_method_outside_the_ordering_is_reported_but_cannot_fail_it(run_dir):
         ),
     )
     result = check(run_dir, exempt)
-    assert result.ordering == "Gradient descent" and result.violations == ()
+    # One ordered method left: nothing is ordered, nothing violated, and nothing confirmed.
+    assert result.orderings == () and result.violations == () and not result.ordering_holds
     assert "ES" in set(result.table["method"])
 
 
@@ -119,3 +124,72 @@ def test_unknown_reproduction_names_close_matches():
 
     with pytest.raises(UnknownNameError, match="fig1"):
         reproduce("fig_1")
+
+
+def test_recorded_values_order_only_clear_margins():
+    methods = {"A": "a", "B": "b", "C": "c", "D": "d"}
+    entries = recorded(methods, {"p": (0.01, 0.012, 0.1, math.inf), "q": (1e-30, 1e-25, 0.5, 2.0)})
+    ordered = {(e.problem, e.label): e.ordered for e in entries}
+    # p: B is within 1.5x of A (a near-tie, not ordered); C and the diverged D are.
+    assert ordered == {
+        ("p", "A"): True, ("p", "B"): False, ("p", "C"): True, ("p", "D"): True,
+        # q: A and B are both round-off (a tie); C and D are 4x apart.
+        ("q", "A"): True, ("q", "B"): False, ("q", "C"): True, ("q", "D"): True,
+    }  # fmt: skip
+    assert {e.optimizer for e in entries if e.label == "C"} == {"c"}
+
+
+def per_problem(gd_on_20: float, es_on_20: float) -> Reproduction:
+    published = []
+    for problem, gd, es in [("Quadratic n=20", gd_on_20, es_on_20), ("Quadratic n=30", 0.01, 0.02)]:
+        published += [
+            Published("Gradient descent", "surrogate_descent", gd, problem=problem),
+            Published("Vanilla ES", "vanilla_es", es, problem=problem),
+        ]
+    return Reproduction("tiny", "unused", "hand-made values", "60 iterations", tuple(published))
+
+
+def test_a_spec_with_several_problems_is_checked_problem_by_problem(run_dir):
+    finals = pd.read_csv(run_dir / "final_results.csv").set_index(["problem_label", "label"])
+    medians = finals["median"]
+    gd_lower = {
+        p: medians[p, "Gradient descent"] < medians[p, "Vanilla ES"]
+        for p in ("Quadratic n=20", "Quadratic n=30")
+    }
+    # Publish the n=20 pair in the order the run contradicts; n=30 as published above.
+    contradicted = (0.02, 0.01) if gd_lower["Quadratic n=20"] else (0.01, 0.02)
+    result = check(run_dir, per_problem(*contradicted))
+    table = result.table.set_index(["problem", "method"])
+    assert (table["n"] == 3).all()  # repetitions of one problem, not pooled over both
+    assert table.loc[("Quadratic n=20", "Gradient descent"), "median final"] == pytest.approx(
+        medians["Quadratic n=20", "Gradient descent"]
+    )
+    assert len(result.orderings) == 2 and result.orderings[0].startswith("Quadratic n=20: ")
+    assert not result.ordering_holds
+    assert [v.split(":")[0] for v in result.violations] == ["Quadratic n=20"] + (
+        [] if gd_lower["Quadratic n=30"] else ["Quadratic n=30"]
+    )
+    text = format_check(result, per_problem(*contradicted))
+    assert text.splitlines()[0].startswith("problem ") and "FAILS" in text
+
+
+def test_every_reproduction_names_problems_and_methods_its_spec_runs():
+    for reproduction in REPRODUCTIONS.values():
+        trials = load_experiment(reproduction.spec).trials()
+        run = {(t.problem_label, t.label) for t in trials}
+        for pub in reproduction.published:
+            labels = {label for problem, label in run if pub.problem in (None, problem)}
+            assert pub.label in labels, (reproduction.name, pub)
+        ordered = [p for p in reproduction.published if p.ordered]
+        assert len(ordered) >= 2, reproduction.name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in REPRODUCTIONS if n != "fig1"])
+def test_each_family_reproduces_its_recorded_results(tmp_path, name):
+    from gesbench.reproduce import reproduce
+
+    result, _ = reproduce(name, tmp_path, workers=2, progress=False)
+    assert result.ordering_holds, format_check(result, REPRODUCTIONS[name])
+    recorded_values = result.table.dropna(subset=["published final"])
+    assert recorded_values["published within CI"].all(), format_check(result, REPRODUCTIONS[name])
