@@ -50,9 +50,15 @@ def _run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except KeyboardInterrupt:
+        # The overrides are part of the trials' ids: the resume command must repeat them.
+        overrides = "".join(
+            f" --{name} {value:g}"
+            for name, value in (("repetitions", args.repetitions), ("budget", args.budget))
+            if value is not None
+        )
         print(
             "\ninterrupted; finished trials are stored and will not run again. Resume with "
-            f"the same command, e.g.: gesbench run {args.spec} --out {out}",
+            f"the same command, e.g.: gesbench run {args.spec} --out {out}{overrides}",
             file=sys.stderr,
         )
         return 130

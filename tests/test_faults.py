@@ -408,17 +408,19 @@ def test_driver_killed_mid_run_leaves_an_intact_store_and_resumes(tmp_path, work
 
 @pytest.mark.parametrize("workers", [pytest.param("1", marks=pytest.mark.slow), "2"])
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, workers):
-    process, spec, run_dir = start_run(tmp_path, "--workers", workers)
+    # Ten times the spec's budget, so that the run is still going when Ctrl-C arrives.
+    process, spec, run_dir = start_run(tmp_path, "--workers", workers, "--budget", "3000")
     wait_for_stored_trials(process, run_dir, 1)
     workers_pids = children(process.pid)
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "Traceback" not in err
-    assert f"Resume with the same command, e.g.: gesbench run {spec} --out {run_dir}" in err
+    resume = f"gesbench run {spec} --out {run_dir} --budget 3000"
+    assert f"Resume with the same command, e.g.: {resume}" in err
     assert wait_gone(workers_pids) == []
     assert integrity(run_dir) == "ok"
-    assert main(["run", str(spec), "--out", str(run_dir), "--no-progress", "--no-report"]) == 0
+    assert main([*resume.split()[1:], "--no-progress", "--no-report"]) == 0
     assert len(load_results(run_dir).trials) == 8
     assert set(rows_per_trial(run_dir).values()) == {1}
 
