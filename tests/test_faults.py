@@ -388,7 +388,8 @@ def wait_gone(pids: list[int]) -> list[int]:
 
 @pytest.mark.parametrize("workers", [pytest.param("1", marks=pytest.mark.slow), "2"])
 def test_driver_killed_mid_run_leaves_an_intact_store_and_resumes(tmp_path, workers):
-    process, spec, run_dir = start_run(tmp_path, "--workers", workers)
+    # Ten times the spec's budget, so that the run is still going when it is killed.
+    process, spec, run_dir = start_run(tmp_path, "--workers", workers, "--budget", "3000")
     wait_for_stored_trials(process, run_dir, 2)
     workers_pids = children(process.pid)
     process.send_signal(signal.SIGKILL)
@@ -398,7 +399,8 @@ def test_driver_killed_mid_run_leaves_an_intact_store_and_resumes(tmp_path, work
     before = load_results(run_dir).trials
     assert 2 <= len(before) < 8 and (before["status"] == "done").all()
 
-    assert main(["run", str(spec), "--out", str(run_dir), "--no-progress", "--no-report"]) == 0
+    resume = ["run", str(spec), "--out", str(run_dir), "--budget", "3000"]
+    assert main([*resume, "--no-progress", "--no-report"]) == 0
     after = load_results(run_dir).trials.set_index("id")
     assert len(after) == 8 and (after["status"] == "done").all()
     for trial_id, started in zip(before["id"], before["started"], strict=True):
