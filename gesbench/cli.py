@@ -28,6 +28,9 @@ def _list(args: argparse.Namespace) -> int:
     print("Experiments:")
     for name, description in builtin_experiments().items():
         print(f"  {name:<22} {description}")
+    print("Reproductions (gesbench reproduce NAME):")
+    for name, reproduction in REPRODUCTIONS.items():
+        print(f"  {name:<22} {reproduction.source}")
     return 0
 
 

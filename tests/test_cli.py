@@ -43,6 +43,9 @@ def test_list_shows_components_defaults_and_experiments(capsys):
     for name in ("perturbed_quadratic", "guided_es", "vanilla_es", "surrogate_descent", "fig1"):
         assert name in out
     assert "alpha=0.5" in out and "beta=2.0" in out
+    reproductions = out.split("Reproductions")[1]
+    assert "fig1" in reproductions and "ICML 2019" in reproductions
+    assert "logistic_regression" in reproductions and "not a published result" in reproductions
 
 
 def test_run_report_export_round_trip(spec_file, tmp_path, capsys):
