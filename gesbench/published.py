@@ -20,7 +20,7 @@ ROUND_OFF = 1e-12
 
 @dataclass(frozen=True)
 class Published:
-    """One method's published result: final value and final alignment (as read off a figure).
+    """One method's published (or recorded) final value and final alignment.
 
     ``ordered`` says whether the method takes part in the ordering check: a method whose
     settings the source does not state (CMA-ES in Fig. 1) is compared, but cannot fail it.

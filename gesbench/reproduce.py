@@ -98,7 +98,7 @@ def check(run_dir: str | os.PathLike[str], reproduction: Reproduction) -> CheckR
 @dataclass(frozen=True)
 class _ProblemCheck:
     rows: list[dict[str, Any]]
-    present: list[str]  # the ordered published methods that were run, in published order
+    present: list[str]  # the ordered published methods that were run, by published value
     violations: list[str]
 
 
