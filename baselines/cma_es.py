@@ -13,11 +13,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from gesbench.errors import BudgetExhausted
-from gesbench.optimizer import Optimizer
-from gesbench.oracle import Oracle
-from gesbench.params import require
-from gesbench.problem import Array
+from gesbench.core.errors import BudgetExhausted
+from gesbench.core.optimizer import Optimizer
+from gesbench.core.oracle import Oracle
+from gesbench.core.params import require
+from gesbench.core.problem import Array
 
 CMA_DEFAULTS: Mapping[str, Any] = {"sigma0": 0.1, "popsize": 0, "evaluations_per_step": 0}
 """``popsize = 0`` and ``evaluations_per_step = 0`` mean the library's population size and one

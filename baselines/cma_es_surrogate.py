@@ -8,8 +8,8 @@ from typing import ClassVar
 import numpy as np
 
 from gesbench.baselines.cma_es import CMAES
-from gesbench.oracle import Oracle
-from gesbench.problem import Array
+from gesbench.core.oracle import Oracle
+from gesbench.core.problem import Array
 
 
 class SurrogateCMAES(CMAES):

@@ -13,12 +13,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from gesbench.budget import Budget
-from gesbench.errors import BudgetExhausted, HyperparameterError
-from gesbench.optimizer import Optimizer
-from gesbench.oracle import Oracle
-from gesbench.params import require
-from gesbench.problem import Array
+from gesbench.core.budget import Budget
+from gesbench.core.errors import BudgetExhausted, HyperparameterError
+from gesbench.core.optimizer import Optimizer
+from gesbench.core.oracle import Oracle
+from gesbench.core.params import require
+from gesbench.core.problem import Array
 
 
 def nevergrad_budget(budget: Budget, num_workers: int) -> int | None:

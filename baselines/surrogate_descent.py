@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from gesbench.optimizer import Optimizer
-from gesbench.oracle import Oracle
-from gesbench.problem import Array
-from gesbench.updates import UPDATE_DEFAULTS, UpdateRule, check_update_params
+from gesbench.core.optimizer import Optimizer
+from gesbench.core.oracle import Oracle
+from gesbench.core.problem import Array
+from gesbench.ges.updates import UPDATE_DEFAULTS, UpdateRule, check_update_params
 
 
 class SurrogateDescent(Optimizer):
@@ -16,7 +16,7 @@ class SurrogateDescent(Optimizer):
 
     The baseline Guided ES must beat: it trusts the surrogate completely. Each iteration makes
     one surrogate call at the current point and no loss evaluation, and hands the surrogate to
-    the same update rules Guided ES uses for its estimate (:mod:`gesbench.updates`), so
+    the same update rules Guided ES uses for its estimate (:mod:`gesbench.ges.updates`), so
     ``update``, ``lr``, ``momentum`` and ``adam_*`` mean the same for both. Its iterate is its
     recommendation. With a biased surrogate it converges to the wrong point (on the paper's
     Fig. 1 it stalls near excess loss 0.06). It never evaluates the loss, so it cannot run
@@ -29,7 +29,7 @@ class SurrogateDescent(Optimizer):
     lr : float
         Learning rate; the default 5e-3 is the paper's Fig. 1 setting for gradient descent.
     momentum, adam_beta1, adam_beta2, adam_eps
-        The rules' other constants (see :mod:`gesbench.updates`).
+        The rules' other constants (see :mod:`gesbench.ges.updates`).
     """
 
     defaults: ClassVar[Mapping[str, Any]] = {**UPDATE_DEFAULTS, "lr": 5e-3}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from gesbench.ges import GES_DEFAULTS, GuidedES
+from gesbench.ges.guided_es import GES_DEFAULTS, GuidedES
 
 
 class VanillaES(GuidedES):

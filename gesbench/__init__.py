@@ -1,8 +1,8 @@
 """gesbench: Guided Evolutionary Strategies and a benchmark harness for surrogate-gradient
 optimizers."""
 
-from gesbench.budget import Budget
-from gesbench.errors import (
+from gesbench.core.budget import Budget
+from gesbench.core.errors import (
     Diverged,
     GesbenchError,
     HyperparameterError,
@@ -11,15 +11,15 @@ from gesbench.errors import (
     StoreError,
     UnknownNameError,
 )
-from gesbench.experiment import Experiment, load_experiment, parse_experiment
-from gesbench.ges import GuidedES
-from gesbench.optimizer import Optimizer, OptimizeResult
-from gesbench.oracle import Oracle
-from gesbench.problem import Problem
-from gesbench.registry import register_optimizer, register_problem
-from gesbench.results import load_results
-from gesbench.runner import TrialResult, run_trial
-from gesbench.trial import TrialSpec
+from gesbench.core.optimizer import Optimizer, OptimizeResult
+from gesbench.core.oracle import Oracle
+from gesbench.core.problem import Problem
+from gesbench.core.registry import register_optimizer, register_problem
+from gesbench.ges.guided_es import GuidedES
+from gesbench.run.trial import TrialResult, run_trial
+from gesbench.spec.experiment import Experiment, load_experiment, parse_experiment
+from gesbench.spec.trial import TrialSpec
+from gesbench.store.reader import load_results
 
 __all__ = [
     "Budget",

@@ -7,13 +7,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from gesbench.errors import GesbenchError
-from gesbench.published import REPRODUCTIONS
+from gesbench.core.errors import GesbenchError
+from gesbench.reproduce.published import REPRODUCTIONS
 
 
 def _list(args: argparse.Namespace) -> int:
-    from gesbench.experiment import builtin_experiments
-    from gesbench.registry import optimizers, problems
+    from gesbench.core.registry import optimizers, problems
+    from gesbench.spec.experiment import builtin_experiments
 
     for title, registry in (("Problems", problems), ("Optimizers", optimizers)):
         print(f"{title}:")
@@ -35,9 +35,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gesbench.experiment import load_experiment
-    from gesbench.harness import run_experiment
-    from gesbench.report import build_report
+    from gesbench.report.build import build_report
+    from gesbench.run.experiment import run_experiment
+    from gesbench.spec.experiment import load_experiment
 
     experiment = load_experiment(args.spec).with_overrides(args.repetitions, args.budget)
     out = Path(args.out) if args.out else Path("reports") / experiment.name
@@ -73,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from gesbench.report import build_report
+    from gesbench.report.build import build_report
 
     for path in build_report(args.run_dir, reference=args.reference):
         print(f"wrote {path}")
@@ -81,7 +81,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from gesbench.reproduce import format_check, reproduce
+    from gesbench.reproduce.check import format_check, reproduce
 
     try:
         result, paths = reproduce(
@@ -102,7 +102,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from gesbench.results import export
+    from gesbench.store.reader import export
 
     for path in export(args.run_dir, args.format):
         print(f"wrote {path}")
@@ -110,7 +110,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _bench_compare(args: argparse.Namespace) -> int:
-    from gesbench.benchcompare import bench_compare, format_findings
+    from gesbench.analysis.bench_compare import bench_compare, format_findings
 
     findings, warnings = bench_compare(
         args.new,

@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import softmax
 
-from gesbench.params import require
-from gesbench.problem import Array, Problem, frozen
+from gesbench.core.params import require
+from gesbench.core.problem import Array, Problem, frozen
 from gesbench.problems.datasets import load_real, standardize
 
 NAME = "BinaryNetwork"

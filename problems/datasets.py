@@ -6,7 +6,7 @@ from functools import cache
 
 import numpy as np
 
-from gesbench.problem import Array, frozen
+from gesbench.core.problem import Array, frozen
 
 REAL_DATASETS = ("breast_cancer", "digits")
 

@@ -9,8 +9,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 
-from gesbench.params import require
-from gesbench.problem import Array, Problem, frozen
+from gesbench.core.params import require
+from gesbench.core.problem import Array, Problem, frozen
 from gesbench.problems.datasets import REAL_DATASETS, load_real, standardize
 
 NAME = "LogisticRegression"

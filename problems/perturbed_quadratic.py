@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from gesbench.params import require
-from gesbench.problem import Array, Problem, frozen
+from gesbench.core.params import require
+from gesbench.core.problem import Array, Problem, frozen
 
 
 def random_unit(rng: np.random.Generator, shape: tuple[int, ...]) -> Array:

@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.special import expit, logit
 
-from gesbench.params import require
-from gesbench.problem import Array, Problem, frozen
+from gesbench.core.params import require
+from gesbench.core.problem import Array, Problem, frozen
 
 NAME = "TruncatedUnroll"
 META = ("per_step", "per_parameter")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gesbench.experiment import parse_experiment
+from gesbench.spec.experiment import parse_experiment
 
 from spec_factory import small_spec
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gesbench.experiment import parse_experiment
-from gesbench.harness import run_experiment
-from gesbench.report import build_report
+from gesbench.report.build import build_report
+from gesbench.run.experiment import run_experiment
+from gesbench.spec.experiment import parse_experiment
 
 TINY_SPEC = {
     "name": "tiny",

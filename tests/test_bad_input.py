@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from gesbench.cli import main
-from gesbench.errors import GesbenchError, HyperparameterError, SpecError, StoreError
-from gesbench.executors import execute
-from gesbench.experiment import load_experiment, parse_experiment
-from gesbench.harness import run_experiment
-from gesbench.registry import optimizers, problems
+from gesbench.core.errors import GesbenchError, HyperparameterError, SpecError, StoreError
+from gesbench.core.registry import optimizers, problems
+from gesbench.run.executors import execute
+from gesbench.run.experiment import run_experiment
+from gesbench.spec.experiment import load_experiment, parse_experiment
 
 from spec_factory import small_spec
 

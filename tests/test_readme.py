@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from gesbench import parse_experiment
-from gesbench.harness import run_experiment
-from gesbench.registry import optimizers, problems
+from gesbench.core.registry import optimizers, problems
+from gesbench.run.experiment import run_experiment
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

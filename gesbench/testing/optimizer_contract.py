@@ -6,7 +6,7 @@ that fails:
 
 - the budget is never exceeded, for every budget kind (iterations, evaluations, surrogate
   calls, weighted cost); an optimizer that never spends what a budget counts (e.g. no loss
-  evaluations) must be stopped with a :class:`~gesbench.errors.GesbenchError`, not loop;
+  evaluations) must be stopped with a :class:`~gesbench.core.errors.GesbenchError`, not loop;
 - the same trial gives the same trace, and another seed gives another trace;
 - it works in dimension 1 (or refuses it with a clear GesbenchError when the class declares
   ``min_dim > 1``) and at n = 1000, and its recommendation ``x`` stays finite with shape (n,);
@@ -23,16 +23,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from gesbench.budget import Budget
-from gesbench.errors import GesbenchError
-from gesbench.optimizer import Optimizer, drive
-from gesbench.oracle import Oracle
-from gesbench.params import require
-from gesbench.problem import Array, Problem, frozen
-from gesbench.registry import optimizers, problems
-from gesbench.runner import TrialResult, run_trial
-from gesbench.schedule import TraceSchedule
-from gesbench.trial import TrialSpec
+from gesbench.core.budget import Budget
+from gesbench.core.errors import GesbenchError
+from gesbench.core.optimizer import Optimizer, drive
+from gesbench.core.oracle import Oracle
+from gesbench.core.params import require
+from gesbench.core.problem import Array, Problem, frozen
+from gesbench.core.registry import optimizers, problems
+from gesbench.run.trial import TrialResult, run_trial
+from gesbench.spec.schedule import TraceSchedule
+from gesbench.spec.trial import TrialSpec
 
 DIM = 5
 BUDGETS: tuple[Budget, ...] = (

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from gesbench.problem import Array, Problem
-from gesbench.registry import problems
+from gesbench.core.problem import Array, Problem
+from gesbench.core.registry import problems
 
 __all__ = ["check_problem"]
 
@@ -77,7 +77,7 @@ def check_problem(
     batch: int = 5,
     rtol: float = 1e-9,
 ) -> None:
-    """Check that a problem honours the :class:`~gesbench.problem.Problem` contract.
+    """Check that a problem honours the :class:`~gesbench.core.problem.Problem` contract.
 
     Parameters
     ----------
@@ -100,7 +100,7 @@ def check_problem(
     cls = problems.get(name_or_class) if isinstance(name_or_class, str) else name_or_class
     name = getattr(cls, "__name__", str(name_or_class))
     if not (isinstance(cls, type) and issubclass(cls, Problem)):
-        _fail(name, "is not a subclass of gesbench.problem.Problem")
+        _fail(name, "is not a subclass of gesbench.core.problem.Problem")
     params = dict(params or {})
 
     with _global_rng_untouched(name, "building the problem"):
@@ -113,7 +113,7 @@ def check_problem(
     if x0.shape != (problem.dim,):
         _fail(name, f"x0 must have shape ({problem.dim},), got {x0.shape}")
     if x0.flags.writeable:
-        _fail(name, "x0 must be read-only (build it with gesbench.problem.frozen)")
+        _fail(name, "x0 must be read-only (build it with gesbench.core.problem.frozen)")
     if problem.f_star is not None and not np.isfinite(problem.f_star):
         _fail(name, f"f_star must be finite or None, got {problem.f_star!r}")
 

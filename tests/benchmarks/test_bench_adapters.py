@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from gesbench.budget import Budget
-from gesbench.optimizer import Optimizer
-from gesbench.oracle import Oracle
-from gesbench.problem import Array, FunctionProblem
-from gesbench.registry import optimizers
+from gesbench.core.budget import Budget
+from gesbench.core.optimizer import Optimizer
+from gesbench.core.oracle import Oracle
+from gesbench.core.problem import Array, FunctionProblem
+from gesbench.core.registry import optimizers
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::nevergrad.common.errors.InefficientSettingsWarning"

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from gesbench.benchcompare import compare, load_benchmarks
+from gesbench.analysis.bench_compare import compare, load_benchmarks
 from gesbench.cli import main
-from gesbench.errors import GesbenchError
+from gesbench.core.errors import GesbenchError
 
 TINY_BENCHMARKS = """
 import numpy as np

@@ -17,18 +17,18 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from gesbench.budget import Budget
-from gesbench.experiment import parse_experiment
-from gesbench.ges import GuidedES
-from gesbench.optimizer import drive
-from gesbench.oracle import Oracle
-from gesbench.problem import FunctionProblem
-from gesbench.registry import problems
-from gesbench.report import build_report
-from gesbench.runner import TRACE_COLUMNS, TraceRecorder, TrialResult
-from gesbench.schedule import TraceSchedule
-from gesbench.store import ResultStore
-from gesbench.trial import TrialSpec
+from gesbench.core.budget import Budget
+from gesbench.core.optimizer import drive
+from gesbench.core.oracle import Oracle
+from gesbench.core.problem import FunctionProblem
+from gesbench.core.registry import problems
+from gesbench.ges.guided_es import GuidedES
+from gesbench.report.build import build_report
+from gesbench.run.trial import TRACE_COLUMNS, TraceRecorder, TrialResult
+from gesbench.spec.experiment import parse_experiment
+from gesbench.spec.schedule import TraceSchedule
+from gesbench.spec.trial import TrialSpec
+from gesbench.store.database import ResultStore
 
 UNLIMITED = Budget("iterations", 10**12)
 

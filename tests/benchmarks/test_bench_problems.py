@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from gesbench.problem import Problem
-from gesbench.registry import problems
+from gesbench.core.problem import Problem
+from gesbench.core.registry import problems
 
 FAMILIES: list[tuple[str, dict[str, Any]]] = [
     ("biased_quadratic", {}),

@@ -3,7 +3,7 @@ baselines, whose final losses go into ``benchmark.extra_info["quality"]``.
 
 Each metric records its per-seed values, their median and their seed-to-seed spread
 (interquartile range), and its direction; ``gesbench bench-compare`` fails when a new median
-is worse than the baseline's by more than that spread (see :mod:`gesbench.benchcompare`).
+is worse than the baseline's by more than that spread (see :mod:`gesbench.analysis.bench_compare`).
 The seeds are fixed, so unchanged code reproduces the same numbers exactly.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gesbench.experiment import parse_experiment
-from gesbench.runner import run_trial
+from gesbench.run.trial import run_trial
+from gesbench.spec.experiment import parse_experiment
 
 SEEDS = 5
 SPEC: dict[str, Any] = {

@@ -1,0 +1,59 @@
+"""Trial budgets: what is counted, and when a trial must stop."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, get_args
+
+from gesbench.core.errors import SpecError
+
+BudgetKind = Literal["iterations", "evaluations", "gradient_calls", "cost"]
+BUDGET_KINDS: tuple[str, ...] = get_args(BudgetKind)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much a trial may spend.
+
+    ``kind`` is what ``limit`` counts: optimizer iterations, loss evaluations, surrogate-gradient
+    calls, or a weighted ``cost = evaluation_cost * evaluations + gradient_cost * gradient_calls``.
+    Every trial records all counters whatever the kind, so any can be a plot's x axis.
+    """
+
+    kind: BudgetKind = "iterations"
+    limit: float = 1000
+    evaluation_cost: float = 1.0
+    gradient_cost: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in BUDGET_KINDS:
+            raise SpecError(
+                f"budget.kind: expected one of {', '.join(BUDGET_KINDS)}, got {self.kind!r}"
+            )
+        for name in ("limit", "evaluation_cost", "gradient_cost"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SpecError(f"budget.{name}: expected a positive number, got {value!r}")
+            if not (value > 0 and math.isfinite(value)):
+                raise SpecError(f"budget.{name}: expected a positive finite number, got {value!r}")
+
+    def spent(self, iterations: int, evaluations: int, gradient_calls: int) -> float:
+        """Budget used by the given counters, in units of ``kind``."""
+        if self.kind == "iterations":
+            return iterations
+        if self.kind == "evaluations":
+            return evaluations
+        if self.kind == "gradient_calls":
+            return gradient_calls
+        return self.evaluation_cost * evaluations + self.gradient_cost * gradient_calls
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Budget:
+        unknown = set(data) - {"kind", "limit", "evaluation_cost", "gradient_cost"}
+        if unknown:
+            raise SpecError(f"budget: unknown field(s) {', '.join(sorted(unknown))}")
+        return cls(**data)

@@ -1,0 +1,108 @@
+"""The problem interface: a true objective plus a cheap, biased or noisy surrogate gradient."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from gesbench.core.params import resolve
+
+Array = NDArray[np.float64]
+
+
+def frozen(array: ArrayLike) -> Array:
+    """Return a read-only float copy of ``array`` (problem data must not change after build)."""
+    out = np.array(array, dtype=float)
+    out.flags.writeable = False
+    return out
+
+
+class Problem(ABC):
+    """A minimisation problem with a surrogate gradient.
+
+    A problem is built from its parameters and an instance generator (the instance seed) and
+    is immutable afterwards: the same parameters and seed give the same instance everywhere.
+    Subclasses declare their parameters in ``defaults`` and build themselves in ``_build``.
+
+    Attributes
+    ----------
+    dim : int
+        Number of variables.
+    x0 : ndarray
+        Starting point (read-only).
+    f_star : float or None
+        Optimal value when known; the harness then also reports the excess loss ``f - f_star``.
+    """
+
+    defaults: ClassVar[Mapping[str, Any]] = {}
+    dim: int
+    x0: Array
+    f_star: float | None = None
+
+    def __init__(self, rng: np.random.Generator | int | None = None, **params: Any) -> None:
+        self.params = resolve(type(self).__name__, self.defaults, params)
+        self._build(np.random.default_rng(rng))
+
+    @abstractmethod
+    def _build(self, rng: np.random.Generator) -> None:
+        """Validate ``self.params`` and draw the instance's data from ``rng``."""
+
+    @abstractmethod
+    def loss(self, X: Array) -> Array:
+        """True objective of each row of ``X`` (shape ``(batch, dim)``), shape ``(batch,)``."""
+
+    @abstractmethod
+    def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
+        """A surrogate gradient at ``x``; any randomness must come from ``rng``."""
+
+    def true_grad(self, x: Array) -> Array:
+        """Exact gradient at ``x``: used only to log alignment, never shown to optimizers."""
+        raise NotImplementedError(f"{type(self).__name__} has no true gradient")
+
+    def final_metrics(self, x: Array) -> dict[str, float]:
+        """Measures of a trial's final point stored beside its loss (e.g. accuracy); none here."""
+        return {}
+
+    @property
+    def has_true_grad(self) -> bool:
+        return type(self).true_grad is not Problem.true_grad
+
+
+class FunctionProblem(Problem):
+    """Wrap a user's own ``f(x)`` and ``surrogate_grad(x)`` so any optimizer can minimise them.
+
+    ``f`` takes one point (1-D array) unless ``vectorized`` is true, in which case it takes a
+    batch of points as rows and returns one value per row.
+    """
+
+    def __init__(
+        self,
+        f: Callable[[Array], Any],
+        surrogate_grad: Callable[[Array], ArrayLike] | None,
+        x0: ArrayLike,
+        *,
+        vectorized: bool = False,
+    ) -> None:
+        self._f = f
+        self._surrogate = surrogate_grad
+        self._vectorized = vectorized
+        self.x0 = frozen(np.ravel(x0))
+        self.dim = self.x0.size
+        self.params = {}
+
+    def _build(self, rng: np.random.Generator) -> None:  # pragma: no cover - built in __init__
+        raise AssertionError("FunctionProblem is built from callables")
+
+    def loss(self, X: Array) -> Array:
+        if self._vectorized:
+            return np.asarray(self._f(X), dtype=float).reshape(len(X))
+        return np.array([float(self._f(row)) for row in X])
+
+    def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
+        if self._surrogate is None:
+            raise TypeError("this optimizer needs a surrogate gradient; pass surrogate_grad")
+        return np.asarray(self._surrogate(x), dtype=float).reshape(self.dim)

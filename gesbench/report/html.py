@@ -1,0 +1,91 @@
+"""Render a report as one self-contained HTML file: figures embedded as base64 PNG, no server,
+no network, so it opens from disk and can be mailed or archived as a single file."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from gesbench.report.content import ReportFigure, RunHeader, Section
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1400px; margin: 2em auto; padding: 0 1em;
+       color: #222; line-height: 1.45; }
+h1 { border-bottom: 2px solid #ccc; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f2f2f2; }
+figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.9em; color: #444; }
+pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
+.status-failed { color: #a00; } .status-diverged { color: #a60; }
+"""
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, escape=True, border=0, na_rep="")
+
+
+def _figure(fig: ReportFigure) -> str:
+    data = base64.b64encode(fig.png.read_bytes()).decode("ascii")
+    links = [f'<a href="{html.escape(fig.svg.name)}">SVG</a>']
+    if fig.csv is not None:
+        links.append(f'<a href="{html.escape(fig.csv.name)}">data (CSV)</a>')
+    return (
+        f'<figure id="fig-{html.escape(fig.name)}">'
+        f'<img alt="{html.escape(fig.caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(fig.caption)} ({', '.join(links)}; files beside this "
+        "report)</figcaption></figure>"
+    )
+
+
+def _failures(head: RunHeader) -> str:
+    if not head.failures:
+        return "<p>No failed or diverged trials.</p>"
+    items = []
+    for r in head.failures:
+        error = r.error or "no error text"
+        first = error.strip().splitlines()[0] if error.strip() else error
+        items.append(
+            f'<li class="status-{html.escape(r.status)}"><b>{html.escape(r.label)}</b> on '
+            f"{html.escape(r.problem_label)}, repetition {r.repetition}: {html.escape(r.status)}"
+            f" (trial <code>{html.escape(r.id)}</code>)<details><summary>"
+            f"{html.escape(first)}</summary><pre>{html.escape(error)}</pre></details></li>"
+        )
+    return "<h3>Failed and diverged trials</h3><ul>" + "".join(items) + "</ul>"
+
+
+def render_html(head: RunHeader, sections: Sequence[Section]) -> str:
+    body = [f"<h1>{html.escape(head.name)}</h1>"]
+    if head.description:
+        body.append(f"<p>{html.escape(head.description)}</p>")
+    body.append(f"<p>Run folder: <code>{html.escape(str(head.run_dir))}</code></p>")
+    body += ["<h2>Trials</h2>", _table(head.counts), _failures(head)]
+    body += ["<h2>Provenance</h2>", _table(head.provenance)]
+    body.append(
+        "<details><summary>Experiment spec</summary><pre>"
+        f"{html.escape(json.dumps(head.spec, indent=2))}</pre></details>"
+    )
+    for section in sections:
+        body.append(f"<h2>{html.escape(section.title)}</h2>")
+        body += [f"<p>{html.escape(p)}</p>" for p in section.paragraphs]
+        for table in section.tables:
+            if table.caption:
+                body.append(f"<p><b>{html.escape(table.caption)}</b></p>")
+            body.append(_table(table.frame))
+        body += [_figure(fig) for fig in section.figures]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>gesbench report: {html.escape(head.name)}</title>"
+        f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
+
+
+def write_html(path: Path, head: RunHeader, sections: Sequence[Section]) -> Path:
+    path.write_text(render_html(head, sections), encoding="utf-8")
+    return path

@@ -1,0 +1,1 @@
+"""Published (and recorded) comparisons, and the checks of a run against them."""

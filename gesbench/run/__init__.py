@@ -1,0 +1,6 @@
+"""Running trials: one trial (:mod:`.trial`), an experiment into a run folder
+(:mod:`.experiment`), and the executors that spread trials over processes or a Dask cluster."""
+
+from gesbench.run.trial import TRACE_COLUMNS, TrialResult, run_trial
+
+__all__ = ["TRACE_COLUMNS", "TrialResult", "run_trial"]

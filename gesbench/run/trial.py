@@ -1,0 +1,181 @@
+"""Run one trial: build the problem and optimizer from the spec, drive, log a trace."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from gesbench.core.errors import Diverged, TrialTimeout
+from gesbench.core.optimizer import Optimizer, drive
+from gesbench.core.oracle import Oracle
+from gesbench.core.problem import Problem
+from gesbench.core.registry import optimizers, problems
+from gesbench.run.provenance import provenance
+from gesbench.spec.trial import TrialSpec
+
+Status = Literal["done", "failed", "diverged"]
+
+TRACE_COLUMNS = (
+    "iteration",
+    "evaluations",
+    "gradient_calls",
+    "cost",
+    "wall_time",
+    "loss",
+    "excess_loss",
+    "alignment",
+)
+"""Columns of a trace. ``loss`` is the true loss at the optimizer's recommendation (never
+charged to the budget); ``excess_loss`` is ``loss - f_star`` (NaN when f* is unknown);
+``alignment`` is the cosine between a fresh surrogate draw and the true gradient at that point
+(NaN without a true gradient); ``cost`` is the budget spent in its own units."""
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """The outcome of one trial, as stored."""
+
+    spec: TrialSpec
+    status: Status
+    error: str | None
+    started: float
+    wall_time: float
+    iterations: int
+    evaluations: int
+    gradient_calls: int
+    final_loss: float
+    trace: dict[str, np.ndarray] = field(repr=False)
+    provenance: dict[str, Any] = field(repr=False, default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)  # Problem.final_metrics, if done
+
+    @property
+    def trial_id(self) -> str:
+        return self.spec.id
+
+
+class TraceRecorder:
+    """Logs trace rows at the schedule's checkpoints (dense early, log-spaced later)."""
+
+    def __init__(
+        self,
+        spec: TrialSpec,
+        problem: Problem,
+        oracle: Oracle,
+        optimizer: Optimizer,
+        rng: np.random.Generator,
+    ) -> None:
+        self.problem, self.oracle, self.optimizer, self.rng = problem, oracle, optimizer, rng
+        self.f_star = np.nan if problem.f_star is None else problem.f_star
+        self.rows: list[tuple[float, ...]] = []
+        self._checkpoints = spec.trace.checkpoints()
+        self._next = next(self._checkpoints)
+        self._t0 = time.perf_counter()
+
+    def _alignment(self, x: np.ndarray) -> float:
+        if not self.problem.has_true_grad:
+            return np.nan
+        true = self.problem.true_grad(x)
+        surrogate = self.problem.surrogate_grad(x, self.rng)
+        denom = np.linalg.norm(true) * np.linalg.norm(surrogate)
+        return float(true @ surrogate / denom) if denom > 0 else np.nan
+
+    def record(self) -> None:
+        x = self.optimizer.x
+        o = self.oracle
+        loss = float(self.problem.loss(x[None, :])[0])
+        self.rows.append(
+            (
+                o.iterations,
+                o.evaluations,
+                o.gradient_calls,
+                o.spent,
+                time.perf_counter() - self._t0,
+                loss,
+                loss - self.f_star,
+                self._alignment(x),
+            )
+        )
+        if not np.isfinite(loss):
+            raise Diverged(f"non-finite loss {loss} at iteration {o.iterations}")
+
+    def after_iteration(self) -> None:
+        if self.oracle.iterations >= self._next:
+            self.record()
+            while self._next <= self.oracle.iterations:
+                self._next = next(self._checkpoints)
+
+    def finish(self) -> None:
+        """Log the final point unless it was just logged."""
+        if not self.rows or self.rows[-1][0] != self.oracle.iterations:
+            self.record()
+
+    def columns(self) -> dict[str, np.ndarray]:
+        table = np.array(self.rows, dtype=float).reshape(len(self.rows), len(TRACE_COLUMNS))
+        return {name: table[:, i] for i, name in enumerate(TRACE_COLUMNS)}
+
+
+def run_trial(spec: TrialSpec) -> TrialResult:
+    """Run ``spec`` to the end of its budget and return its result; never raises for a trial
+    that fails (the error is recorded), except on KeyboardInterrupt.
+
+    BLAS is limited to one thread, so results are bit-identical whatever the worker count.
+    Floating-point overflow and invalid operations are not warned about: the oracle and the
+    trace check every loss and surrogate gradient, and a non-finite one ends the trial as
+    diverged (with the iteration), which says more than a warning.
+    """
+    started = time.time()
+    t0 = time.perf_counter()
+    status: Status = "done"
+    error: str | None = None
+    recorder: TraceRecorder | None = None
+    oracle: Oracle | None = None
+    final_metrics: dict[str, float] = {}
+    with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore"):
+        try:
+            streams = spec.streams()
+            problem = problems.create(spec.problem, spec.problem_params, rng=streams.problem)
+            optimizer = optimizers.create(
+                spec.optimizer, spec.optimizer_params, rng=streams.optimizer
+            )
+            oracle = Oracle(problem, spec.budget, streams.noise)
+            optimizer.start(oracle.x0)
+            recorder = TraceRecorder(spec, problem, oracle, optimizer, streams.logging)
+            recorder.record()
+            drive(optimizer, oracle, recorder.after_iteration)
+            recorder.finish()
+            final_metrics = problem.final_metrics(optimizer.x)
+        except Diverged as exc:
+            status, error = "diverged", str(exc)
+        except TrialTimeout:  # raised by the executor's time limit (gesbench.run.executors)
+            status = "failed"
+            error = (
+                f"TrialTimeout: time limit reached after {time.perf_counter() - t0:.1f} s, "
+                f"at iteration {oracle.iterations if oracle else 0}"
+            )
+        except Exception as exc:
+            status = "failed"
+            error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+    trace = (
+        recorder.columns()
+        if recorder is not None
+        else {name: np.empty(0) for name in TRACE_COLUMNS}
+    )
+    return TrialResult(
+        spec=spec,
+        status=status,
+        error=error,
+        started=started,
+        wall_time=time.perf_counter() - t0,
+        iterations=oracle.iterations if oracle else 0,
+        evaluations=oracle.evaluations if oracle else 0,
+        gradient_calls=oracle.gradient_calls if oracle else 0,
+        final_loss=float(trace["loss"][-1]) if len(trace["loss"]) else float("nan"),
+        trace=trace,
+        provenance=provenance(),
+        metrics=final_metrics,
+    )

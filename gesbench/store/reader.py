@@ -1,0 +1,83 @@
+"""Tidy pandas views of a run folder's store, and export to CSV / Parquet."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
+
+from gesbench.core.errors import GesbenchError, StoreError
+from gesbench.run.trial import TRACE_COLUMNS
+from gesbench.store.database import store_path
+
+TRIAL_COLUMNS = [
+    "id", "experiment", "problem", "problem_label", "optimizer", "label", "repetition",
+    "status", "error", "started", "wall_time", "iterations", "evaluations", "gradient_calls",
+    "final_loss",
+]  # fmt: skip
+
+
+class Results(NamedTuple):
+    """``trials``: one row per trial (spec and provenance as JSON text columns, and a
+    ``final_NAME`` column per final metric a problem reports, e.g. ``final_accuracy``).
+    ``traces``: one row per logged point, with the trial's identifying columns joined in."""
+
+    trials: pd.DataFrame
+    traces: pd.DataFrame
+
+
+def load_results(run_dir: str | os.PathLike[str], *, all_trials: bool = False) -> Results:
+    """Load a run folder's trials and traces as tidy DataFrames.
+
+    By default only the trials of the experiment last run into the folder are returned (a
+    folder re-used with, say, a smaller ``--budget`` keeps the older trials too); pass
+    ``all_trials=True`` for everything in the store. Failed trials are always included, with
+    their error: filter on ``status`` rather than losing them silently.
+    """
+    path = store_path(run_dir)
+    if not path.is_file():
+        raise StoreError(f"no gesbench result store in {str(run_dir)!r}")
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        stored = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
+        metrics = "metrics" if "metrics" in stored else "'{}' AS metrics"  # an older store
+        trials = pd.read_sql_query(
+            f"SELECT {', '.join(TRIAL_COLUMNS)}, spec, provenance, {metrics} FROM trials",
+            db,
+            dtype={"final_loss": float},
+        )
+        # A column that is NULL throughout (no f*, no true gradient) would load as objects.
+        traces = pd.read_sql_query(
+            "SELECT * FROM traces", db, dtype=dict.fromkeys(TRACE_COLUMNS, float)
+        )
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    if not all_trials and "trial_ids" in meta:
+        trials = trials[trials["id"].isin(json.loads(meta["trial_ids"]))]
+    finals = pd.DataFrame(
+        [json.loads(m) for m in trials.pop("metrics")], index=trials.index, dtype=float
+    )
+    trials = pd.concat([trials, finals.add_prefix("final_")], axis=1)
+    trials = trials.sort_values(["problem_label", "label", "repetition"]).reset_index(drop=True)
+    keys = ["id", "problem_label", "label", "optimizer", "repetition", "status"]
+    traces = traces.merge(trials[keys].rename(columns={"id": "trial_id"}), on="trial_id")
+    return Results(trials, traces)
+
+
+def export(run_dir: str | os.PathLike[str], fmt: str = "csv") -> list[Path]:
+    """Write ``trials`` and ``traces`` tables next to the store; return the paths written."""
+    if fmt not in ("csv", "parquet"):
+        raise GesbenchError(f"unknown export format {fmt!r}; choose csv or parquet")
+    results = load_results(run_dir, all_trials=True)
+    written = []
+    for name, frame in results._asdict().items():
+        target = Path(run_dir) / f"{name}.{fmt}"
+        if fmt == "csv":
+            frame.to_csv(target, index=False)
+        else:
+            frame.to_parquet(target, index=False)
+        written.append(target)
+    return written
