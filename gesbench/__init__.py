@@ -16,10 +16,11 @@ from gesbench.core.oracle import Oracle
 from gesbench.core.problem import Problem
 from gesbench.core.registry import register_optimizer, register_problem
 from gesbench.ges.guided_es import GuidedES
-from gesbench.run.trial import TrialResult, run_trial
+from gesbench.run.trial import run_trial
 from gesbench.spec.experiment import Experiment, load_experiment, parse_experiment
 from gesbench.spec.trial import TrialSpec
 from gesbench.store.reader import load_results
+from gesbench.store.record import TrialResult
 
 __all__ = [
     "Budget",

@@ -38,6 +38,11 @@ class Budget:
             if not (value > 0 and math.isfinite(value)):
                 raise SpecError(f"budget.{name}: expected a positive finite number, got {value!r}")
 
+    @property
+    def counts_iterations(self) -> bool:
+        """True when the limit counts iterations (the oracle then never refuses a request)."""
+        return self.kind == "iterations"
+
     def spent(self, iterations: int, evaluations: int, gradient_calls: int) -> float:
         """Budget used by the given counters, in units of ``kind``."""
         if self.kind == "iterations":
@@ -47,6 +52,41 @@ class Budget:
         if self.kind == "gradient_calls":
             return gradient_calls
         return self.evaluation_cost * evaluations + self.gradient_cost * gradient_calls
+
+    def allows(self, iterations: int, evaluations: int, gradient_calls: int) -> bool:
+        """Whether counters this high stay within the limit (iterations are checked between
+        iterations by the driver, so an iteration budget never refuses a request)."""
+        return self.counts_iterations or (
+            self.spent(iterations, evaluations, gradient_calls) <= self.limit
+        )
+
+    def evaluations_left(
+        self, iterations: int, evaluations: int, gradient_calls: int
+    ) -> int | None:
+        """Loss evaluations that still fit (None: this budget does not limit evaluations)."""
+        if self.kind == "evaluations":
+            return int(self.limit - evaluations)
+        if self.kind == "cost":
+            left = self.limit - self.spent(iterations, evaluations, gradient_calls)
+            return int(left // self.evaluation_cost)
+        return None
+
+    def total_evaluations(self, per_iteration: int) -> int | None:
+        """Loss evaluations a whole trial may make by an optimizer that evaluates
+        ``per_iteration`` points per iteration and never calls the surrogate (None: unbounded
+        by this budget, e.g. a surrogate-call budget)."""
+        if self.kind == "evaluations":
+            return int(self.limit)
+        if self.kind == "cost":
+            return int(self.limit // self.evaluation_cost)
+        if self.kind == "iterations":
+            return int(self.limit) * per_iteration
+        return None
+
+    def is_last_iteration(self, iterations: int) -> bool:
+        """True when, under an iteration budget, no iteration may follow iteration number
+        ``iterations + 1`` (the one now running)."""
+        return self.counts_iterations and iterations + 1 >= self.limit
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

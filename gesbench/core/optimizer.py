@@ -111,12 +111,12 @@ def drive(
     does not count iterations (e.g. vanilla ES under a surrogate-call budget), which would
     otherwise never end.
     """
-    counts_iterations = oracle.budget.kind == "iterations"
+    counts_iterations = oracle.budget.counts_iterations
     try:
         while not oracle.exhausted:
             before = oracle.spent
             optimizer.step(oracle)
-            oracle.iterations += 1
+            oracle._end_iteration()
             if not counts_iterations and oracle.spent == before:
                 raise GesbenchError(
                     f"{optimizer.name} spent nothing of its {oracle.budget.kind!r} budget in an "

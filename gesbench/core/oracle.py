@@ -25,13 +25,28 @@ class Oracle:
         self.budget = budget
         self.dim: int = problem.dim
         self.x0: Array = frozen(problem.x0)
-        self.iterations = 0
-        self.evaluations = 0
-        self.gradient_calls = 0
+        self._iterations = 0
+        self._evaluations = 0
+        self._gradient_calls = 0
+
+    @property
+    def iterations(self) -> int:
+        """Iterations completed (counted by the driver, :func:`~gesbench.core.optimizer.drive`)."""
+        return self._iterations
+
+    @property
+    def evaluations(self) -> int:
+        """Loss evaluations charged so far."""
+        return self._evaluations
+
+    @property
+    def gradient_calls(self) -> int:
+        """Surrogate-gradient calls charged so far."""
+        return self._gradient_calls
 
     @property
     def spent(self) -> float:
-        return self.budget.spent(self.iterations, self.evaluations, self.gradient_calls)
+        return self.budget.spent(self._iterations, self._evaluations, self._gradient_calls)
 
     @property
     def exhausted(self) -> bool:
@@ -40,21 +55,20 @@ class Oracle:
 
     def remaining_evaluations(self) -> int | None:
         """How many more loss evaluations fit in the budget (None: evaluations are not limited)."""
-        b = self.budget
-        if b.kind == "evaluations":
-            return int(b.limit - self.evaluations)
-        if b.kind == "cost":
-            return int((b.limit - self.spent) // b.evaluation_cost)
-        return None
+        return self.budget.evaluations_left(
+            self._iterations, self._evaluations, self._gradient_calls
+        )
+
+    def _end_iteration(self) -> None:
+        """Count one finished iteration; only the driver calls this."""
+        self._iterations += 1
 
     def _charge(self, evaluations: int, gradient_calls: int) -> None:
-        after = self.budget.spent(
-            self.iterations, self.evaluations + evaluations, self.gradient_calls + gradient_calls
-        )
-        if self.budget.kind != "iterations" and after > self.budget.limit:
+        evaluations += self._evaluations
+        gradient_calls += self._gradient_calls
+        if not self.budget.allows(self._iterations, evaluations, gradient_calls):
             raise BudgetExhausted
-        self.evaluations += evaluations
-        self.gradient_calls += gradient_calls
+        self._evaluations, self._gradient_calls = evaluations, gradient_calls
 
     def loss(self, X: ArrayLike) -> Array:
         """True loss of each row of ``X`` (a 1-D ``X`` is one point and gives a 0-d result)."""
@@ -66,7 +80,7 @@ class Oracle:
         values = np.asarray(self._problem.loss(batch), dtype=float)
         if not np.isfinite(values).all():
             raise Diverged(
-                f"non-finite loss at iteration {self.iterations} (evaluation {self.evaluations})"
+                f"non-finite loss at iteration {self._iterations} (evaluation {self._evaluations})"
             )
         return values[0] if X.ndim == 1 else values
 
@@ -76,5 +90,5 @@ class Oracle:
         self._charge(0, 1)
         g = np.asarray(self._problem.surrogate_grad(x, self._rng), dtype=float)
         if not np.isfinite(g).all():
-            raise Diverged(f"non-finite surrogate gradient at iteration {self.iterations}")
+            raise Diverged(f"non-finite surrogate gradient at iteration {self._iterations}")
         return g

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Sequence
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,14 +22,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from threadpoolctl import threadpool_limits
 
 from gesbench import analysis as metrics
 from gesbench.analysis.curves import summarize
 from gesbench.core.errors import GesbenchError
-from gesbench.core.registry import optimizers, problems
 from gesbench.ges import theory
-from gesbench.ges.guided_es import GuidedES
 from gesbench.report.content import Failure, ReportFigure, ReportTable, RunHeader, Section
 from gesbench.report.figures import (
     bias_variance_figure,
@@ -45,9 +40,7 @@ from gesbench.report.figures import (
 )
 from gesbench.report.html import write_html
 from gesbench.report.markdown import write_markdown
-from gesbench.spec.trial import TrialSpec
-from gesbench.store.database import store_path
-from gesbench.store.reader import Results, load_results
+from gesbench.store.reader import Results, load_results, read_meta
 
 CONVERGENCE_X = ("iteration", "evaluations", "gradient_calls", "wall_time")
 PROFILE_TAUS = (0.5, 0.1, 0.01)
@@ -67,40 +60,40 @@ class RunData:
     budget_label: str
 
 
-def read_meta(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The store's meta table (e.g. 'experiment': the spec last run into the folder)."""
-    with closing(sqlite3.connect(f"file:{store_path(run_dir)}?mode=ro", uri=True)) as db:
-        return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
-
-
 def _labels_in_spec_order(meta: dict[str, Any], trials: pd.DataFrame) -> list[str]:
     spec_labels = [o["label"] for o in meta.get("experiment", {}).get("optimizers", [])]
     present = set(trials["label"])
     return [x for x in spec_labels if x in present] + sorted(present - set(spec_labels))
 
 
-def _ges_params(trials: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Optimizer params of every label run by Guided ES proper (the GES class, alpha < 1)."""
+def _optimizer_info(meta: dict[str, Any], name: str) -> dict[str, Any]:
+    """What the run stored about an optimizer (stores older than that know nothing)."""
+    return dict(meta.get("components", {}).get("optimizers", {}).get(name, {}))
+
+
+def _ges_params(trials: pd.DataFrame, meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Optimizer params of every label run by Guided ES proper (alpha < 1)."""
     out = {}
     for label, spec in trials.drop_duplicates("label").set_index("label")["spec"].items():
         data = json.loads(spec)
-        try:
-            cls = optimizers.get(data["optimizer"])
-        except GesbenchError:
-            continue
         params = data["optimizer_params"]
-        if issubclass(cls, GuidedES) and params.get("alpha", 1.0) < 1:
+        info = _optimizer_info(meta, data["optimizer"])
+        if info.get("guided_es") and params.get("alpha", 1.0) < 1:
             out[str(label)] = params
     return out
 
 
-def choose_reference(trials: pd.DataFrame, labels: Sequence[str]) -> str:
+def choose_reference(trials: pd.DataFrame, labels: Sequence[str], meta: dict[str, Any]) -> str:
     """The method every other is tested against: Guided ES at its default alpha, beta, k, P
     if present, else the first Guided ES label, else the first method."""
-    ges = _ges_params(trials)
+    ges = _ges_params(trials, meta)
     keys = ("alpha", "beta", "k", "pairs")
     for label in labels:
-        if label in ges and all(ges[label].get(k) == GuidedES.defaults[k] for k in keys):
+        if label not in ges:
+            continue
+        optimizer = json.loads(trials.loc[trials["label"] == label, "spec"].iloc[0])["optimizer"]
+        defaults = _optimizer_info(meta, optimizer).get("defaults", {})
+        if all(ges[label].get(k) == defaults.get(k) for k in keys):
             return label
     return next((x for x in labels if x in ges), labels[0])
 
@@ -127,7 +120,7 @@ def load_run(run_dir: Path, reference: str | None = None) -> RunData:
         colors=method_colors(labels),
         y_names=y_names,
         finals=metrics.final_values(trials, traces, "value"),
-        reference=reference or choose_reference(trials, labels),
+        reference=reference or choose_reference(trials, labels, meta),
         budget_label=f"budget spent ({budget.get('kind', 'budget units')})",
     )
 
@@ -403,7 +396,7 @@ def sweep_sections(run: RunData, out: Writer) -> list[Section]:
     figures = []
     for optimizer, sub in grid.groupby("optimizer", sort=False):
         sub = sub.dropna(axis=1, how="all")
-        defaults = dict(optimizers.get(str(optimizer)).defaults)
+        defaults = _optimizer_info(run.meta, str(optimizer)).get("defaults", {})
         fig = sweep_figure(sub, defaults, value_label(run))
         if fig is not None:
             name = f"sweep_{optimizer}"
@@ -420,7 +413,7 @@ def sweep_sections(run: RunData, out: Writer) -> list[Section]:
 
 def theory_sections(run: RunData, out: Writer) -> list[Section]:
     """GES theory at this run's settings, with the reference run's alignment overlaid."""
-    ges = _ges_params(run.results.trials)
+    ges = _ges_params(run.results.trials, run.meta)
     if run.reference not in ges:
         return []
     traces = run.results.traces
@@ -429,15 +422,12 @@ def theory_sections(run: RunData, out: Writer) -> list[Section]:
         return []
     problem_label = str(ref["problem_label"].iloc[0])
     trial = run.results.trials
-    spec = TrialSpec.from_dict(
-        json.loads(
-            trial[(trial["label"] == run.reference) & (trial["problem_label"] == problem_label)][
-                "spec"
-            ].iloc[0]
-        )
-    )
-    with threadpool_limits(limits=1):  # as in the runner: fast and unaffected by other load
-        n = problems.create(spec.problem, spec.problem_params, rng=spec.streams().problem).dim
+    dims = trial.loc[
+        (trial["label"] == run.reference) & (trial["problem_label"] == problem_label), "dim"
+    ].dropna()
+    if dims.empty:  # a store written before dimensions were kept
+        return []
+    n = int(dims.iloc[0])
     params = ges[run.reference]
     k, P, beta = int(params["k"]), int(params["pairs"]), float(params["beta"])
     path = summarize(ref, "iteration", "alignment", seed=SEED)

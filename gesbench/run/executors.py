@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 
 from gesbench.core.errors import GesbenchError, TrialTimeout
-from gesbench.run.trial import TRACE_COLUMNS, TrialResult, run_trial
+from gesbench.run.trial import run_trial
 from gesbench.spec.trial import TrialSpec
+from gesbench.store.record import TRACE_COLUMNS, TrialResult
 
 EXECUTORS = ("sequential", "processes", "dask")
 DEFAULT_RETRIES = 1

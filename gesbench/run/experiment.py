@@ -7,9 +7,12 @@ from collections import Counter
 from contextlib import closing
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
+from gesbench.core.registry import Registry, optimizers, problems
+from gesbench.ges.guided_es import GuidedES
 from gesbench.run.executors import DEFAULT_RETRIES, execute
 from gesbench.spec.experiment import Experiment
 from gesbench.store.database import ResultStore, run_lock
@@ -42,7 +45,9 @@ def run_experiment(
     with run_lock(run_dir), ResultStore(run_dir, create=True) as store:
         store.set_meta("experiment", asdict(experiment))
         store.set_meta("trial_ids", [t.id for t in trials])
+        store.set_meta("components", describe_components(experiment))
         finished = store.finished_ids()
+        store.relabel(t for t in trials if t.id in finished)
         todo = [t for t in trials if t.id not in finished]
         with tqdm(
             total=len(trials),
@@ -63,6 +68,31 @@ def run_experiment(
                 for result in results:
                     store.write(result)
                     bar.update()
-        ids = {t.id for t in trials}
-        rows = store.db.execute("SELECT id, status FROM trials")
-        return Counter(status for trial_id, status in rows if trial_id in ids)
+        return store.status_counts(t.id for t in trials)
+
+
+def _describe(registry: Registry[Any], name: str) -> dict[str, Any]:
+    """What a report needs to know of a component, stored so that reporting never needs the
+    component (or its plugin) again: its summary line and declared defaults."""
+    component = registry.get(name)
+    doc = (component.__doc__ or "").strip()
+    return {
+        "summary": doc.splitlines()[0] if doc else "",
+        "defaults": dict(component.defaults),
+        "uses_surrogate": bool(getattr(component, "uses_surrogate", False)),
+        "guided_es": _is_guided_es(component),
+    }
+
+
+def _is_guided_es(component: Any) -> bool:
+    """Guided ES itself or a configuration of it (a preset keeps its base class)."""
+    cls = component if isinstance(component, type) else getattr(component, "base", None)
+    return isinstance(cls, type) and issubclass(cls, GuidedES)
+
+
+def describe_components(experiment: Experiment) -> dict[str, dict[str, Any]]:
+    """The run's problems and optimizers as :func:`_describe` sees them, by name."""
+    return {
+        "problems": {p.name: _describe(problems, p.name) for p in experiment.problems},
+        "optimizers": {o.name: _describe(optimizers, o.name) for o in experiment.optimizers},
+    }

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import dataclass, field
-from typing import Any, Literal
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -17,45 +15,7 @@ from gesbench.core.problem import Problem
 from gesbench.core.registry import optimizers, problems
 from gesbench.run.provenance import provenance
 from gesbench.spec.trial import TrialSpec
-
-Status = Literal["done", "failed", "diverged"]
-
-TRACE_COLUMNS = (
-    "iteration",
-    "evaluations",
-    "gradient_calls",
-    "cost",
-    "wall_time",
-    "loss",
-    "excess_loss",
-    "alignment",
-)
-"""Columns of a trace. ``loss`` is the true loss at the optimizer's recommendation (never
-charged to the budget); ``excess_loss`` is ``loss - f_star`` (NaN when f* is unknown);
-``alignment`` is the cosine between a fresh surrogate draw and the true gradient at that point
-(NaN without a true gradient); ``cost`` is the budget spent in its own units."""
-
-
-@dataclass(frozen=True)
-class TrialResult:
-    """The outcome of one trial, as stored."""
-
-    spec: TrialSpec
-    status: Status
-    error: str | None
-    started: float
-    wall_time: float
-    iterations: int
-    evaluations: int
-    gradient_calls: int
-    final_loss: float
-    trace: dict[str, np.ndarray] = field(repr=False)
-    provenance: dict[str, Any] = field(repr=False, default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)  # Problem.final_metrics, if done
-
-    @property
-    def trial_id(self) -> str:
-        return self.spec.id
+from gesbench.store.record import TRACE_COLUMNS, Status, TrialResult
 
 
 class TraceRecorder:
@@ -134,11 +94,13 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     error: str | None = None
     recorder: TraceRecorder | None = None
     oracle: Oracle | None = None
+    dim: int | None = None
     final_metrics: dict[str, float] = {}
     with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore"):
         try:
             streams = spec.streams()
             problem = problems.create(spec.problem, spec.problem_params, rng=streams.problem)
+            dim = problem.dim
             optimizer = optimizers.create(
                 spec.optimizer, spec.optimizer_params, rng=streams.optimizer
             )
@@ -178,4 +140,5 @@ def run_trial(spec: TrialSpec) -> TrialResult:
         trace=trace,
         provenance=provenance(),
         metrics=final_metrics,
+        dim=dim,
     )

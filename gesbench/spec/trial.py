@@ -27,6 +27,13 @@ def seed_sequence(data: Any) -> np.random.SeedSequence:
     return np.random.SeedSequence(int(digest(data), 16))
 
 
+IDENTITY_VERSION = 2
+"""Salt of every trial id and seed: bumped when the same spec must no longer give the same
+numbers (version 1 hashed labels, experiment name and trace schedule too)."""
+
+STAGES = ("evaluation", "tuning")
+
+
 class Streams(NamedTuple):
     """Independent generators for one trial."""
 
@@ -38,43 +45,66 @@ class Streams(NamedTuple):
 
 @dataclass(frozen=True)
 class TrialSpec:
-    """Everything that defines one trial; JSON-serialisable, and hashed into its id.
+    """Everything that defines one trial, plus how it is shown; JSON-serialisable.
 
-    Seeds are never stored: they are derived from the content. The problem instance depends
-    only on (problem, its params, repetition), so every optimizer at the same repetition meets
-    the same instance (paired comparisons). The optimizer's randomness, the surrogate noise and
-    the logging-only draws (alignment) come from three independent streams of the trial's hash,
-    so logging more or less often never changes a trajectory.
+    Its identity (:meth:`identity`, hashed into :attr:`id` and every seed) is science only:
+    problem and optimizer names and parameters, budget, repetition, stage, ``seed`` and a
+    version salt. Labels, the experiment name and the trace schedule are presentation: they
+    never enter the identity, so renaming a method or logging more densely re-uses finished
+    trials and never moves a number.
+
+    Seeds are never stored: they are derived from the identity. The problem instance depends
+    only on (problem, its params, repetition, stage), so every optimizer at the same
+    repetition meets the same instance (paired comparisons). The optimizer's randomness, the
+    surrogate noise and the logging-only draws (alignment) come from three independent
+    streams, so logging more or less often never changes a trajectory. ``seed`` adds entropy to
+    those three streams only: the same instance with other optimizer and noise draws.
     """
 
-    experiment: str
     problem: str
     problem_params: dict[str, Any]
-    problem_label: str
     optimizer: str
     optimizer_params: dict[str, Any]
-    label: str
     budget: Budget
     repetition: int
+    stage: str = "evaluation"
+    seed: int = 0
+    experiment: str = ""
+    problem_label: str = ""
+    label: str = ""
     trace: TraceSchedule = field(default_factory=TraceSchedule)
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
+
+    def identity(self) -> dict[str, Any]:
+        """What the trial's id and seeds are derived from: the science, nothing else."""
+        return {
+            "version": IDENTITY_VERSION,
+            "problem": self.problem,
+            "problem_params": dict(self.problem_params),
+            "optimizer": self.optimizer,
+            "optimizer_params": dict(self.optimizer_params),
+            "budget": self.budget.to_dict(),
+            "repetition": self.repetition,
+            "stage": self.stage,
+            "seed": self.seed,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            **self.identity(),
             "experiment": self.experiment,
-            "problem": self.problem,
-            "problem_params": dict(self.problem_params),
             "problem_label": self.problem_label,
-            "optimizer": self.optimizer,
-            "optimizer_params": dict(self.optimizer_params),
             "label": self.label,
-            "budget": self.budget.to_dict(),
-            "repetition": self.repetition,
             "trace": self.trace.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrialSpec:
         data = dict(data)
+        data.pop("version", None)
         data["budget"] = Budget.from_dict(data["budget"])
         data["trace"] = TraceSchedule.from_dict(data["trace"])
         return cls(**data)
@@ -84,15 +114,17 @@ class TrialSpec:
 
     @property
     def id(self) -> str:
-        return digest(self.to_dict())[:20]
+        return digest(self.identity())[:20]
 
     def streams(self) -> Streams:
         instance = {
+            "version": IDENTITY_VERSION,
             "problem": self.problem,
             "params": dict(self.problem_params),
             "repetition": self.repetition,
+            "stage": self.stage,
         }
-        optimizer, noise, logging = seed_sequence(self.to_dict()).spawn(3)
+        optimizer, noise, logging = seed_sequence(self.identity()).spawn(3)
         return Streams(
             np.random.default_rng(seed_sequence(instance)),
             np.random.default_rng(optimizer),

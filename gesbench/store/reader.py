@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pandas as pd
 
-from gesbench.core.errors import GesbenchError, StoreError
-from gesbench.run.trial import TRACE_COLUMNS
-from gesbench.store.database import store_path
+from gesbench.core.errors import GesbenchError
+from gesbench.store.database import connect_readonly
+from gesbench.store.record import TRACE_COLUMNS
 
 TRIAL_COLUMNS = [
     "id", "experiment", "problem", "problem_label", "optimizer", "label", "repetition",
     "status", "error", "started", "wall_time", "iterations", "evaluations", "gradient_calls",
     "final_loss",
 ]  # fmt: skip
+LATER_COLUMNS = {
+    # column: how to read it from a store written before it existed (read-only, so unmigrated)
+    "metrics": "'{}'",
+    "identity_version": "1",
+    "stage": "'evaluation'",
+    "dim": "NULL",
+}
 
 
 class Results(NamedTuple):
@@ -31,22 +37,27 @@ class Results(NamedTuple):
     traces: pd.DataFrame
 
 
+def read_meta(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The store's meta table: 'experiment' (the spec last run into the folder), 'trial_ids'
+    (its trials), 'components' (what the run's problems and optimizers declared)."""
+    with closing(connect_readonly(run_dir)) as db:
+        return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
+
+
 def load_results(run_dir: str | os.PathLike[str], *, all_trials: bool = False) -> Results:
     """Load a run folder's trials and traces as tidy DataFrames.
 
     By default only the trials of the experiment last run into the folder are returned (a
     folder re-used with, say, a smaller ``--budget`` keeps the older trials too); pass
-    ``all_trials=True`` for everything in the store. Failed trials are always included, with
-    their error: filter on ``status`` rather than losing them silently.
+    ``all_trials=True`` for everything in the store, including trials of an older gesbench
+    (``identity_version`` 1), which are kept but never re-used. Failed trials are always
+    included, with their error: filter on ``status`` rather than losing them silently.
     """
-    path = store_path(run_dir)
-    if not path.is_file():
-        raise StoreError(f"no gesbench result store in {str(run_dir)!r}")
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+    with closing(connect_readonly(run_dir)) as db:
         stored = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
-        metrics = "metrics" if "metrics" in stored else "'{}' AS metrics"  # an older store
+        later = [c if c in stored else f"{default} AS {c}" for c, default in LATER_COLUMNS.items()]
         trials = pd.read_sql_query(
-            f"SELECT {', '.join(TRIAL_COLUMNS)}, spec, provenance, {metrics} FROM trials",
+            f"SELECT {', '.join(TRIAL_COLUMNS + later)}, spec, provenance FROM trials",
             db,
             dtype={"final_loss": float},
         )
@@ -55,6 +66,7 @@ def load_results(run_dir: str | os.PathLike[str], *, all_trials: bool = False) -
             "SELECT * FROM traces", db, dtype=dict.fromkeys(TRACE_COLUMNS, float)
         )
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    trials["dim"] = trials["dim"].astype("Int64")
     if not all_trials and "trial_ids" in meta:
         trials = trials[trials["id"].isin(json.loads(meta["trial_ids"]))]
     finals = pd.DataFrame(

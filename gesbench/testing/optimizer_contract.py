@@ -30,9 +30,10 @@ from gesbench.core.oracle import Oracle
 from gesbench.core.params import require
 from gesbench.core.problem import Array, Problem, frozen
 from gesbench.core.registry import optimizers, problems
-from gesbench.run.trial import TrialResult, run_trial
+from gesbench.run.trial import run_trial
 from gesbench.spec.schedule import TraceSchedule
 from gesbench.spec.trial import TrialSpec
+from gesbench.store.record import TrialResult
 
 DIM = 5
 BUDGETS: tuple[Budget, ...] = (
@@ -93,10 +94,11 @@ class _Contract:
         budget: Budget,
         problem: str = QUADRATIC,
         problem_params: Mapping[str, Any] | None = None,
-        experiment: str = "contract",
+        seed: int = 0,
     ) -> TrialSpec:
         return TrialSpec(
-            experiment=experiment,
+            experiment="contract",
+            seed=seed,
             problem=problem,
             problem_params=dict(problem_params or {"n": DIM}),
             problem_label=problem,
@@ -162,8 +164,8 @@ class _Contract:
                 f"{self.name}: the same trial gave different {column!r} traces"
             )
         if stochastic:
-            # another experiment name: same problem instance, other optimizer and noise seeds
-            other = self.run(self.spec(budget, experiment="contract-other-seed"))
+            # another seed: same problem instance, other optimizer and noise draws
+            other = self.run(self.spec(budget, seed=1))
             assert not np.array_equal(first.trace["loss"], other.trace["loss"]), (
                 f"{self.name}: different seeds gave identical loss traces"
             )

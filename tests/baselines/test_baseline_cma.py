@@ -126,9 +126,9 @@ def test_surrogate_variant_uses_one_surrogate_call_per_generation_and_helps() ->
     assert finals[SurrogateCMAES] < 0.1 * finals[CMAES]
 
 
-def spec(experiment: str) -> TrialSpec:
+def spec(seed: int) -> TrialSpec:
     return TrialSpec(
-        experiment=experiment,
+        seed=seed,
         problem="perturbed_quadratic",
         problem_params={"n": 20, "m": 40},
         problem_label="pq",
@@ -151,11 +151,11 @@ def test_trials_ignore_and_leave_numpy_global_rng_alone() -> None:
     try:
         np.random.set_state(np.random.RandomState(1).get_state())  # noqa: NPY002
         before = global_state()
-        first = run_trial(spec("a"))
+        first = run_trial(spec(0))
         after = global_state()
         np.random.standard_normal(1000)  # noqa: NPY002
-        second = run_trial(spec("a"))
-        third = run_trial(spec("b"))
+        second = run_trial(spec(0))
+        third = run_trial(spec(1))
     finally:
         np.random.set_state(saved)  # noqa: NPY002
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))

@@ -24,7 +24,8 @@ from gesbench.core.problem import FunctionProblem
 from gesbench.core.registry import problems
 from gesbench.ges.guided_es import GuidedES
 from gesbench.report.build import build_report
-from gesbench.run.trial import TRACE_COLUMNS, TraceRecorder, TrialResult
+from gesbench.run.trial import TraceRecorder
+from gesbench.store.record import TRACE_COLUMNS, TrialResult
 from gesbench.spec.experiment import parse_experiment
 from gesbench.spec.schedule import TraceSchedule
 from gesbench.spec.trial import TrialSpec

@@ -273,11 +273,13 @@ def test_non_finite_losses_and_iterates_end_the_trial_as_diverged_with_the_step(
     assert run_experiment(experiment, tmp_path, progress=False) == {"diverged": 3}
     trials = load_results(tmp_path).trials.set_index("label")
     traces = load_results(tmp_path).traces
-    # GES evaluates the loss at every step, so the oracle names the exact step and evaluation.
+    # GES evaluates the loss at every step: the oracle names the exact step and evaluation,
+    # unless the step itself jumped past the edge, which the trace then logs at that step.
     ges = trials.loc["GES"]
     assert 0 < ges["iterations"] < 150
-    assert ges["error"] == (
-        f"non-finite loss at iteration {ges['iterations']} (evaluation {ges['evaluations']})"
+    assert ges["error"] in (
+        f"non-finite loss at iteration {ges['iterations']} (evaluation {ges['evaluations']})",
+        f"non-finite loss nan at iteration {ges['iterations']}",
     )
     # GD never evaluates the loss: the first logged point past the edge reports it.
     gd = trials.loc["GD"]

@@ -11,7 +11,8 @@ import pytest
 from gesbench import GuidedES, load_results, parse_experiment
 from gesbench.core.registry import optimizers
 from gesbench.run.experiment import run_experiment
-from gesbench.run.trial import TRACE_COLUMNS, run_trial
+from gesbench.run.trial import run_trial
+from gesbench.store.record import TRACE_COLUMNS
 from gesbench.store.database import ResultStore, store_path
 
 from spec_factory import small_spec

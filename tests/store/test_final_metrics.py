@@ -87,7 +87,9 @@ def test_a_store_from_before_final_metrics_loads_and_resumes(tmp_path) -> None:
     experiment = parse_experiment(small_spec(repetitions=1))
     run_experiment(experiment, tmp_path, progress=False)
     with sqlite3.connect(store_path(tmp_path)) as db:
-        db.execute("ALTER TABLE trials DROP COLUMN metrics")
+        for column in ("metrics", "identity_version", "stage", "dim"):
+            db.execute(f"ALTER TABLE trials DROP COLUMN {column}")
+        db.execute("PRAGMA user_version = 0")
         db.execute("DELETE FROM trials WHERE label = 'GES'")
     assert set(load_results(tmp_path).trials["label"]) == {"GD", "ES"}
     assert run_experiment(experiment, tmp_path, progress=False) == {"done": 3}
