@@ -85,3 +85,18 @@ def test_oracle_does_not_expose_true_gradient_or_f_star():
 def test_invalid_budgets_name_the_field(fields):
     with pytest.raises(SpecError, match="budget"):
         Budget(**fields)
+
+
+def test_counters_are_read_only_and_counted_by_the_driver_only() -> None:
+    from gesbench.core.optimizer import drive
+    from gesbench.core.problem import FunctionProblem
+
+    problem = FunctionProblem(lambda x: float(x @ x), lambda x: 2 * x, np.ones(3))
+    oracle = Oracle(problem, Budget("iterations", 4), np.random.default_rng(0))
+    for name in ("iterations", "evaluations", "gradient_calls"):
+        with pytest.raises(AttributeError):
+            setattr(oracle, name, 10)
+    ges = GuidedES(rng=0)
+    ges.start(problem.x0)
+    drive(ges, oracle)
+    assert (oracle.iterations, oracle.evaluations, oracle.gradient_calls) == (4, 8, 4)
