@@ -88,9 +88,6 @@ def test_invalid_budgets_name_the_field(fields):
 
 
 def test_counters_are_read_only_and_counted_by_the_driver_only() -> None:
-    from gesbench.core.optimizer import drive
-    from gesbench.core.problem import FunctionProblem
-
     problem = FunctionProblem(lambda x: float(x @ x), lambda x: 2 * x, np.ones(3))
     oracle = Oracle(problem, Budget("iterations", 4), np.random.default_rng(0))
     for name in ("iterations", "evaluations", "gradient_calls"):
