@@ -1,10 +1,14 @@
-"""What a report contains, independent of how it is rendered (HTML or Markdown)."""
+"""What a report contains, independent of how it is rendered (HTML or Markdown).
+
+A section's ``draw`` returns a :class:`Section`; :mod:`gesbench.report.html` and
+:mod:`gesbench.report.markdown` render a :class:`Document` of them. Nothing here draws or reads
+the store, so a renderer can be tested on hand-made content.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -30,16 +34,6 @@ class ReportTable:
 
 
 @dataclass(frozen=True)
-class Section:
-    """A titled part of a report: paragraphs of text, then tables, then figures."""
-
-    title: str
-    paragraphs: tuple[str, ...] = ()
-    tables: tuple[ReportTable, ...] = ()
-    figures: tuple[ReportFigure, ...] = ()
-
-
-@dataclass(frozen=True)
 class Failure:
     """A trial that did not finish normally (failed or diverged), with its error text."""
 
@@ -52,14 +46,38 @@ class Failure:
 
 
 @dataclass(frozen=True)
-class RunHeader:
-    """The run a report describes: spec, provenance, trial counts and failures."""
+class Details:
+    """Preformatted text shown folded away (HTML ``<details>``), e.g. the experiment spec."""
+
+    summary: str
+    text: str
+    language: str = ""  # the Markdown code-fence language ('json'); empty for plain text
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled part of a report: a notice, paragraphs, tables, failed trials, folded
+    details, then figures.
+
+    ``notice`` says why the section is not drawn (what the run lacks) or that drawing it
+    failed; renderers set it apart from the text. ``failures`` lists trials that did not
+    finish normally (the run's Trials section).
+    """
+
+    title: str
+    paragraphs: tuple[str, ...] = ()
+    tables: tuple[ReportTable, ...] = ()
+    figures: tuple[ReportFigure, ...] = ()
+    failures: tuple[Failure, ...] | None = None  # None: not a list of trials at all
+    details: tuple[Details, ...] = ()
+    notice: str = ""
+
+
+@dataclass(frozen=True)
+class Document:
+    """A whole report: the run's name, description and folder, then its sections in order."""
 
     name: str
     description: str
     run_dir: Path
-    spec: dict[str, Any]
-    provenance: pd.DataFrame
-    counts: pd.DataFrame
-    failures: tuple[Failure, ...]
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    sections: tuple[Section, ...]

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import base64
 import html
-import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from gesbench.report.content import ReportFigure, RunHeader, Section
+from gesbench.report.content import Details, Document, Failure, ReportFigure, Section
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1400px; margin: 2em auto; padding: 0 1em;
@@ -24,6 +22,7 @@ figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #eee
 figcaption { font-size: 0.9em; color: #444; }
 pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
 .status-failed { color: #a00; } .status-diverged { color: #a60; }
+.notice { background: #fff8e1; border-left: 4px solid #e0a800; padding: 0.4em 0.8em; }
 """
 
 
@@ -44,11 +43,11 @@ def _figure(fig: ReportFigure) -> str:
     )
 
 
-def _failures(head: RunHeader) -> str:
-    if not head.failures:
+def _failures(failures: tuple[Failure, ...]) -> str:
+    if not failures:
         return "<p>No failed or diverged trials.</p>"
     items = []
-    for r in head.failures:
+    for r in failures:
         error = r.error or "no error text"
         first = error.strip().splitlines()[0] if error.strip() else error
         items.append(
@@ -60,32 +59,43 @@ def _failures(head: RunHeader) -> str:
     return "<h3>Failed and diverged trials</h3><ul>" + "".join(items) + "</ul>"
 
 
-def render_html(head: RunHeader, sections: Sequence[Section]) -> str:
-    body = [f"<h1>{html.escape(head.name)}</h1>"]
-    if head.description:
-        body.append(f"<p>{html.escape(head.description)}</p>")
-    body.append(f"<p>Run folder: <code>{html.escape(str(head.run_dir))}</code></p>")
-    body += ["<h2>Trials</h2>", _table(head.counts), _failures(head)]
-    body += ["<h2>Provenance</h2>", _table(head.provenance)]
-    body.append(
-        "<details><summary>Experiment spec</summary><pre>"
-        f"{html.escape(json.dumps(head.spec, indent=2))}</pre></details>"
+def _details(details: Details) -> str:
+    return (
+        f"<details><summary>{html.escape(details.summary)}</summary>"
+        f"<pre>{html.escape(details.text)}</pre></details>"
     )
-    for section in sections:
-        body.append(f"<h2>{html.escape(section.title)}</h2>")
-        body += [f"<p>{html.escape(p)}</p>" for p in section.paragraphs]
-        for table in section.tables:
-            if table.caption:
-                body.append(f"<p><b>{html.escape(table.caption)}</b></p>")
-            body.append(_table(table.frame))
-        body += [_figure(fig) for fig in section.figures]
+
+
+def render_section(section: Section) -> str:
+    """One section as HTML: heading, notice, text, tables, failed trials, details, figures."""
+    body = [f"<h2>{html.escape(section.title)}</h2>"]
+    if section.notice:
+        body.append(f'<p class="notice">{html.escape(section.notice)}</p>')
+    body += [f"<p>{html.escape(p)}</p>" for p in section.paragraphs]
+    for table in section.tables:
+        if table.caption:
+            body.append(f"<p><b>{html.escape(table.caption)}</b></p>")
+        body.append(_table(table.frame))
+    if section.failures is not None:
+        body.append(_failures(section.failures))
+    body += [_details(d) for d in section.details]
+    body += [_figure(fig) for fig in section.figures]
+    return "\n".join(body)
+
+
+def render_html(document: Document) -> str:
+    body = [f"<h1>{html.escape(document.name)}</h1>"]
+    if document.description:
+        body.append(f"<p>{html.escape(document.description)}</p>")
+    body.append(f"<p>Run folder: <code>{html.escape(str(document.run_dir))}</code></p>")
+    body += [render_section(section) for section in document.sections]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>gesbench report: {html.escape(head.name)}</title>"
+        f"<title>gesbench report: {html.escape(document.name)}</title>"
         f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
 
 
-def write_html(path: Path, head: RunHeader, sections: Sequence[Section]) -> Path:
-    path.write_text(render_html(head, sections), encoding="utf-8")
+def write_html(path: Path, document: Document) -> Path:
+    path.write_text(render_html(document), encoding="utf-8")
     return path

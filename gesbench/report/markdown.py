@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+import html
+import re
 from pathlib import Path
 
 import pandas as pd
 
-from gesbench.report.content import RunHeader, Section
+from gesbench.report.content import Details, Document, Failure, Section
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -25,41 +25,71 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(head: RunHeader, sections: Sequence[Section]) -> str:
-    out = [f"# {head.name}", ""]
-    if head.description:
-        out += [head.description, ""]
-    out += ["## Trials", "", markdown_table(head.counts), ""]
-    if head.failures:
-        out += ["### Failed and diverged trials", ""]
-        for r in head.failures:
-            first = r.error.strip().splitlines()
-            out.append(
-                f"- **{r.label}** on {r.problem_label}, repetition {r.repetition}: "
-                f"{r.status} (trial {r.id}): {first[0] if first else 'no error text'}"
-            )
-        out.append("")
-    for section in sections:
-        out += [f"## {section.title}", ""]
-        for paragraph in section.paragraphs:
-            out += [paragraph, ""]
-        for table in section.tables:
-            if table.caption:
-                out += [f"**{table.caption}**", ""]
-            out += [markdown_table(table.frame), ""]
-            if table.csv is not None:
-                out += [f"Data: [{table.csv.name}]({table.csv.name})", ""]
-        for fig in section.figures:
-            out += [f"![{fig.caption}]({fig.png.name})", ""]
-            links = [f"[SVG]({fig.svg.name})"]
-            if fig.csv is not None:
-                links.append(f"[data]({fig.csv.name})")
-            out += [f"{fig.caption} " + ", ".join(links), ""]
-    out += ["## Provenance", "", markdown_table(head.provenance), ""]
-    out += ["## Experiment spec", "", "```json", json.dumps(head.spec, indent=2), "```", ""]
+def _failures(failures: tuple[Failure, ...]) -> list[str]:
+    if not failures:
+        return []
+    out = ["### Failed and diverged trials", ""]
+    for r in failures:
+        first = r.error.strip().splitlines()
+        out.append(
+            f"- **{r.label}** on {r.problem_label}, repetition {r.repetition}: "
+            f"{r.status} (trial {r.id}): {first[0] if first else 'no error text'}"
+        )
+    return [*out, ""]
+
+
+def _details(details: Details) -> list[str]:
+    """Folded on GitHub (``<details>``), a plain code block elsewhere."""
+    longest = max((len(run) for run in re.findall(r"`+", details.text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [
+        f"<details><summary>{html.escape(details.summary)}</summary>",
+        "",
+        f"{fence}{details.language}",
+        details.text,
+        fence,
+        "",
+        "</details>",
+        "",
+    ]
+
+
+def render_section(section: Section) -> list[str]:
+    """One section as Markdown lines: heading, notice, text, tables, failed trials, details,
+    figures."""
+    out = [f"## {section.title}", ""]
+    if section.notice:
+        out += [f"> {section.notice}", ""]
+    for paragraph in section.paragraphs:
+        out += [paragraph, ""]
+    for table in section.tables:
+        if table.caption:
+            out += [f"**{table.caption}**", ""]
+        out += [markdown_table(table.frame), ""]
+        if table.csv is not None:
+            out += [f"Data: [{table.csv.name}]({table.csv.name})", ""]
+    if section.failures is not None:
+        out += _failures(section.failures)
+    for details in section.details:
+        out += _details(details)
+    for fig in section.figures:
+        out += [f"![{fig.caption}]({fig.png.name})", ""]
+        links = [f"[SVG]({fig.svg.name})"]
+        if fig.csv is not None:
+            links.append(f"[data]({fig.csv.name})")
+        out += [f"{fig.caption} " + ", ".join(links), ""]
+    return out
+
+
+def render_markdown(document: Document) -> str:
+    out = [f"# {document.name}", ""]
+    if document.description:
+        out += [document.description, ""]
+    for section in document.sections:
+        out += render_section(section)
     return "\n".join(out)
 
 
-def write_markdown(path: Path, head: RunHeader, sections: Sequence[Section]) -> Path:
-    path.write_text(render_markdown(head, sections), encoding="utf-8")
+def write_markdown(path: Path, document: Document) -> Path:
+    path.write_text(render_markdown(document), encoding="utf-8")
     return path

@@ -1,0 +1,152 @@
+"""The run model every report section reads: a run folder's results and what was stored about
+its components, built from :func:`~gesbench.store.reader.load_results` and
+:func:`~gesbench.store.reader.read_meta` alone.
+
+The report never builds a problem and never asks the registry: a run's plugins need not be
+installed to report on it. What the sections need is stored with the run: each trial's
+``dim`` (NA in stores written before it was kept) and the meta key ``components``, which says,
+per problem and optimizer name, its ``summary``, declared ``defaults``, ``uses_surrogate`` and
+whether it is Guided ES or a configuration of it (``guided_es``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gesbench import analysis as metrics
+from gesbench.core.errors import GesbenchError
+from gesbench.report.figures.style import Colors, method_colors
+from gesbench.store.reader import Results, load_results, read_meta
+
+SEED = 0
+"""Seed of every bootstrap in the report, so a report is a function of its store."""
+
+
+def labels_in_spec_order(meta: dict[str, Any], trials: pd.DataFrame) -> list[str]:
+    """The run's method labels in the order the spec lists them (others after, sorted)."""
+    spec_labels = [o["label"] for o in meta.get("experiment", {}).get("optimizers", [])]
+    present = set(trials["label"])
+    return [x for x in spec_labels if x in present] + sorted(present - set(spec_labels))
+
+
+def optimizer_info(meta: dict[str, Any], name: str) -> dict[str, Any]:
+    """What the run stored about an optimizer (stores older than that know nothing)."""
+    return dict(meta.get("components", {}).get("optimizers", {}).get(name, {}))
+
+
+def ges_params(trials: pd.DataFrame, meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Optimizer params of every label run by Guided ES proper (alpha < 1)."""
+    out = {}
+    for label, spec in trials.drop_duplicates("label").set_index("label")["spec"].items():
+        data = json.loads(spec)
+        params = data["optimizer_params"]
+        info = optimizer_info(meta, data["optimizer"])
+        if info.get("guided_es") and params.get("alpha", 1.0) < 1:
+            out[str(label)] = params
+    return out
+
+
+def choose_reference(trials: pd.DataFrame, labels: Sequence[str], meta: dict[str, Any]) -> str:
+    """The method every other is tested against: Guided ES at its default alpha, beta, k, P
+    if present, else the first Guided ES label, else the first method ('' for no method)."""
+    ges = ges_params(trials, meta)
+    keys = ("alpha", "beta", "k", "pairs")
+    for label in labels:
+        if label not in ges:
+            continue
+        optimizer = json.loads(trials.loc[trials["label"] == label, "spec"].iloc[0])["optimizer"]
+        defaults = optimizer_info(meta, optimizer).get("defaults", {})
+        if all(ges[label].get(k) == defaults.get(k) for k in keys):
+            return label
+    return next((x for x in labels if x in ges), labels[0] if labels else "")
+
+
+@dataclass(frozen=True)
+class RunData:
+    """A run's tidy results plus what every section needs.
+
+    ``traces`` has a ``value`` column: the excess loss on problems where f* is known, else the
+    loss (``y_names`` says which, per problem). ``finals`` is each trial's final value (diverged
+    runs count as +inf). ``colors`` maps every method, in spec order, to its colour.
+    """
+
+    run_dir: Path
+    results: Results
+    meta: dict[str, Any]
+    colors: Colors
+    y_names: dict[str, str]  # per problem: 'excess_loss' where f* is known, else 'loss'
+    finals: pd.DataFrame
+    reference: str
+    budget_label: str
+
+    @property
+    def trials(self) -> pd.DataFrame:
+        return self.results.trials
+
+    @property
+    def traces(self) -> pd.DataFrame:
+        return self.results.traces
+
+    @property
+    def labels(self) -> list[str]:
+        """Method labels in spec order."""
+        return list(self.colors)
+
+    @property
+    def experiment(self) -> dict[str, Any]:
+        """The spec last run into the folder, as stored ({} in stores without one)."""
+        return dict(self.meta.get("experiment", {}))
+
+    @property
+    def value_label(self) -> str:
+        """What ``value`` is, for axis labels and captions."""
+        if set(self.y_names.values()) == {"excess_loss"}:
+            return "excess loss f - f*"
+        return "loss (excess loss where f* known)"
+
+    def optimizer_info(self, name: str) -> dict[str, Any]:
+        """What the run stored about the optimizer called ``name``."""
+        return optimizer_info(self.meta, name)
+
+    @cached_property
+    def ges_params(self) -> dict[str, dict[str, Any]]:
+        """Params of every method run by Guided ES proper (alpha < 1), by label."""
+        return ges_params(self.trials, self.meta)
+
+
+def load_run(run_dir: str | Path, reference: str | None = None) -> RunData:
+    """The run model of ``run_dir``; ``reference`` defaults to :func:`choose_reference`."""
+    run_dir = Path(run_dir)
+    results = load_results(run_dir)
+    meta = read_meta(run_dir)
+    trials, traces = results.trials, results.traces
+    labels = labels_in_spec_order(meta, trials)
+    finished = traces[traces["status"].isin(["done", "diverged"])]
+    y_names = {
+        str(p): "excess_loss" if g["excess_loss"].notna().all() else "loss"
+        for p, g in finished.groupby("problem_label")
+    }
+    traces["value"] = np.where(
+        traces["problem_label"].map(y_names) == "excess_loss", traces["excess_loss"], traces["loss"]
+    )
+    if reference is not None and reference not in labels:
+        raise GesbenchError(f"reference {reference!r} is not a method of this run: {labels}")
+    budget = meta.get("experiment", {}).get("budget", {})
+    return RunData(
+        run_dir=run_dir,
+        results=results,
+        meta=meta,
+        colors=method_colors(labels),
+        y_names=y_names,
+        finals=metrics.final_values(trials, traces, "value"),
+        reference=reference or choose_reference(trials, labels, meta),
+        budget_label=f"budget spent ({budget.get('kind', 'budget units')})",
+    )
