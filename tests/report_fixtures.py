@@ -3,6 +3,7 @@ a GES sweep, one method that diverges, and one whose trials fail on the smaller 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from gesbench.report.build import build_report
@@ -58,3 +59,13 @@ def tiny_report(tmp_path_factory) -> tuple[Path, list[Path]]:
         run_dir = tiny_run(tmp_path_factory.mktemp("tiny"))
         _BUILT["tiny"] = (run_dir, build_report(run_dir))
     return _BUILT["tiny"]
+
+
+def tiny_store_copy(tmp_path_factory, name: str = "copy") -> Path:
+    """A fresh run folder holding a copy of the tiny run's store and nothing else, for tests
+    that build their own report (or alter the store) without touching the shared one."""
+    run_dir, _ = tiny_report(tmp_path_factory)
+    target = tmp_path_factory.mktemp(name)
+    for path in run_dir.glob("results.sqlite*"):
+        shutil.copy2(path, target / path.name)
+    return target

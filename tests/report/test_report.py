@@ -20,6 +20,7 @@ from gesbench.analysis import final_table
 from gesbench.cli import main
 from gesbench.core.errors import GesbenchError
 from gesbench.report.build import build_report, load_run
+from gesbench.report.sections import SECTIONS
 from gesbench.run.experiment import run_experiment
 
 
@@ -45,13 +46,14 @@ def test_report_writes_every_file(report):
 
 
 def test_html_is_self_contained_with_every_figure_embedded(report):
-    run_dir, _ = report
+    run_dir, written = report
     html = (run_dir / "report.html").read_text()
     text_only = unescape(html)
     images = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,([^"]+)"', html)
-    assert len(images) == len(FIGURES)
+    pngs = [p for p in written if p.suffix == ".png"]  # FIGURES and any figure added since
+    assert len(images) == len(pngs)
     embedded = {base64.b64decode(data) for data in images}
-    assert embedded == {(run_dir / f"{name}.png").read_bytes() for name in FIGURES}
+    assert embedded == {p.read_bytes() for p in pngs}
     # Nothing is fetched: no external scripts, stylesheets or images.
     assert not re.search(r'<(script|link)\b|src="(?!data:)', html)
     # Header: spec, provenance, counts by status, and the diverged trials with their error.
@@ -60,6 +62,16 @@ def test_html_is_self_contained_with_every_figure_embedded(report):
     assert html.count('class="status-diverged"') == 6  # 2 problems x 3 repetitions
     assert html.count('class="status-failed"') == 3  # k > n on the n = 20 problem
     assert "non-finite" in html and "k must be &lt;= n = 20" in html
+
+
+def test_every_registered_section_is_drawn_in_order_without_a_notice(report):
+    run_dir, _ = report
+    summary = (run_dir / "summary.md").read_text()
+    html = (run_dir / "report.html").read_text()
+    positions = [summary.index(f"\n## {section.title}\n") for section in SECTIONS]
+    assert positions == sorted(positions)
+    assert [s.title for s in SECTIONS if s.appendix] == ["Provenance"]  # last
+    assert "\n> " not in summary and 'class="notice"' not in html
 
 
 def test_counts_failures_and_final_table(report):
