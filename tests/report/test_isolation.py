@@ -10,11 +10,13 @@ from html import unescape
 
 from report_fixtures import FIGURES, tiny_store_copy
 
+from gesbench import parse_experiment
 from gesbench.report.build import build_report
 from gesbench.report.content import Section
 from gesbench.report.model import RunData
 from gesbench.report.sections import SECTIONS, Need, ReportSection, final, theory
 from gesbench.report.writer import Writer
+from gesbench.run.experiment import run_experiment
 
 
 def explode(run: RunData, out: Writer) -> Section:
@@ -80,3 +82,24 @@ def test_theory_says_why_without_the_problem_dimension(tmp_path_factory):
     assert "## Theory\n\n> Not drawn: the problem dimension n is not stored" in markdown
     assert not any(p.name.startswith("theory_") for p in written)
     assert "## Final results" in markdown
+
+
+def test_a_run_where_every_trial_failed_is_reported_with_the_reasons(tmp_path):
+    spec = {
+        "name": "all_failed",
+        "repetitions": 2,
+        "budget": {"kind": "iterations", "limit": 20},
+        "problems": [{"name": "perturbed_quadratic", "params": {"n": 5, "m": 10}}],
+        "optimizers": [{"name": "guided_es", "label": "Too big", "params": {"k": 9}}],
+    }
+    run_experiment(parse_experiment(spec), tmp_path, progress=False)
+    written = {p.name for p in build_report(tmp_path)}
+    assert written == {"report.html", "summary.md"}
+    markdown = (tmp_path / "summary.md").read_text()
+    assert markdown.count("**Too big**") == 2 and "k must be <= n = 5" in markdown
+    for section in SECTIONS:
+        if section.name in ("trials", "provenance"):
+            assert f"## {section.title}\n\n|" in markdown
+        elif section.name != "sweep":  # no sweep in this run: left out
+            assert f"## {section.title}\n\n> Not drawn: no trial of this run finished" in markdown
+    assert "Hyperparameter sweep" not in markdown

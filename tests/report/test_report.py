@@ -158,6 +158,9 @@ def test_a_problem_without_optimum_or_true_gradient_is_reported_by_its_loss(tmp_
     assert traces[["excess_loss", "alignment"]].dtypes.eq(float).all()
     names = {p.name for p in build_report(tmp_path)}
     assert {"ecdf.csv", "final_results.csv"} <= names and "alignment.csv" not in names
+    summary = (tmp_path / "summary.md").read_text()
+    assert "## Alignment\n\n> Not drawn: no problem of this run has a true gradient" in summary
+    assert "> Not drawn: the reference method GES logged no alignment (its problems" in summary
     finals = pd.read_csv(tmp_path / "final_results.csv").set_index("label")["median"]
     last = traces.sort_values("iteration").groupby("trial_id").tail(1)
     assert finals.to_dict() == pytest.approx(last.groupby("label")["loss"].median().to_dict())

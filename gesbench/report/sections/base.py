@@ -34,14 +34,19 @@ class NotDrawn(Exception):
 class Need:
     """Something a section needs from the run, checked before it draws.
 
-    ``missing`` completes "Not drawn: ..." when ``met`` is false. A ``quiet`` need says
-    whether the section applies to the run at all (a sweep, Guided ES): when it is unmet the
-    section is left out without a word.
+    ``missing`` completes "Not drawn: ..." when ``met`` is false (a function of the run when
+    the reason depends on it). A ``quiet`` need says whether the section applies to the run at
+    all (a sweep, Guided ES): when it is unmet the section is left out without a word.
+    Needs are checked quiet ones first, then in the order given.
     """
 
     met: Callable[[RunData], bool]
-    missing: str
+    missing: str | Callable[[RunData], str]
     quiet: bool = False
+
+    def why(self, run: RunData) -> str:
+        """What the run lacks, as a sentence."""
+        return self.missing if isinstance(self.missing, str) else self.missing(run)
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ class ReportSection:
         try:
             for need in sorted(self.needs, key=lambda n: not n.quiet):
                 if not need.met(run):
-                    return None if need.quiet else self.notice(f"Not drawn: {need.missing}")
+                    return None if need.quiet else self.notice(f"Not drawn: {need.why(run)}")
             return self.draw(run, out)
         except NotDrawn as why:
             return self.notice(f"Not drawn: {why}")

@@ -19,7 +19,7 @@ from gesbench.ges import theory
 from gesbench.report.content import Section
 from gesbench.report.figures.theory import bias_variance_figure, phase_figure
 from gesbench.report.model import SEED, RunData
-from gesbench.report.sections.base import Need, ReportSection
+from gesbench.report.sections.base import FINISHED, Need, ReportSection
 from gesbench.report.writer import Writer
 
 
@@ -45,11 +45,19 @@ GUIDED_ES_REFERENCE = Need(
     "the reference method is not Guided ES.",
     quiet=True,
 )
-REFERENCE_ALIGNMENT = Need(
-    lambda run: not _aligned(run).empty,
-    "the reference method logged no alignment (its problems have no true gradient), and "
-    "the theory is drawn along that alignment.",
-)
+
+
+def _no_alignment(run: RunData) -> str:
+    trials = run.trials
+    finished = trials[(trials["label"] == run.reference) & (trials["status"] != "failed")]
+    why = "its problems have no true gradient" if len(finished) else "every trial of it failed"
+    return (
+        f"the reference method {run.reference} logged no alignment ({why}), and the theory "
+        "is drawn along that alignment."
+    )
+
+
+REFERENCE_ALIGNMENT = Need(lambda run: not _aligned(run).empty, _no_alignment)
 DIMENSION = Need(
     lambda run: not _dims(run).empty,
     "the problem dimension n is not stored with this run (its store was written by an older "
@@ -115,5 +123,8 @@ def draw(run: RunData, out: Writer) -> Section:
 
 
 SECTION = ReportSection(
-    "theory", "Theory", draw, needs=(GUIDED_ES_REFERENCE, REFERENCE_ALIGNMENT, DIMENSION)
+    "theory",
+    "Theory",
+    draw,
+    needs=(GUIDED_ES_REFERENCE, FINISHED, REFERENCE_ALIGNMENT, DIMENSION),
 )
