@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -13,31 +13,38 @@ from numpy.typing import ArrayLike
 from gesbench.core.budget import Budget
 from gesbench.core.errors import BudgetExhausted, Diverged, GesbenchError
 from gesbench.core.oracle import Oracle
-from gesbench.core.params import resolve
+from gesbench.core.params import Configurable, Params
 from gesbench.core.problem import Array, FunctionProblem
 
 
-class Optimizer(ABC):
+class Optimizer(Configurable, ABC):
     """An iterative optimizer driven one ``step`` at a time through an :class:`Oracle`.
 
-    Built from hyperparameters (declared once, in ``defaults``) and a numpy ``Generator``, which
-    is its only source of randomness. ``start(x0)`` resets it; ``x`` is its current
-    recommendation, which is what the harness evaluates and logs.
+    Built from hyperparameters and a numpy ``Generator``, which is its only source of
+    randomness. The hyperparameters are declared once, in ``Params`` (a frozen
+    :class:`~gesbench.core.params.Params` dataclass with types, defaults and constraints; or,
+    the older way, a plain ``defaults`` mapping), checked at construction and read as
+    ``self.params.name``. ``start(x0)`` resets it; ``x`` is its current recommendation, which is
+    what the harness evaluates and logs.
     """
 
-    defaults: ClassVar[Mapping[str, Any]] = {}
     uses_surrogate: ClassVar[bool] = True
     """Whether the optimizer calls the surrogate gradient at all (informational)."""
+    params: Params
 
     def __init__(self, rng: np.random.Generator | int | None = None, **params: Any) -> None:
         self.name = type(self).__name__
-        self.params = resolve(self.name, self.defaults, params)
+        self.params = type(self).resolve_params(params, owner=self.name)
         self.rng = np.random.default_rng(rng)
         self.check_params()
         self.x: Array = np.empty(0)
 
-    def check_params(self) -> None:  # noqa: B027 - an optional hook, not abstract
-        """Raise :class:`~gesbench.core.errors.HyperparameterError` for out-of-range parameters."""
+    def check_params(self) -> None:
+        """Extra checks at construction; raise :class:`~gesbench.core.errors.HyperparameterError`.
+
+        Rarely needed: declared constraints and ``Params.validate`` are checked before, and
+        also when a spec loads. Checks that need the dimension belong in ``start``.
+        """
 
     def start(self, x0: Array) -> None:
         """Reset the optimizer's state at ``x0`` (checks that depend on the dimension go here)."""

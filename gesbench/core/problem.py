@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from gesbench.core.params import resolve
+from gesbench.core.params import Configurable, Params
 
 Array = NDArray[np.float64]
 
@@ -21,12 +21,16 @@ def frozen(array: ArrayLike) -> Array:
     return out
 
 
-class Problem(ABC):
+class Problem(Configurable, ABC):
     """A minimisation problem with a surrogate gradient.
 
     A problem is built from its parameters and an instance generator (the instance seed) and
     is immutable afterwards: the same parameters and seed give the same instance everywhere.
-    Subclasses declare their parameters in ``defaults`` and build themselves in ``_build``.
+    Subclasses declare their parameters once, in ``Params`` (a frozen
+    :class:`~gesbench.core.params.Params` dataclass with types, defaults and constraints; or,
+    the older way, a plain ``defaults`` mapping), and build themselves in ``_build``. The
+    parameters are checked before ``_build`` runs (and when a spec loads, without building),
+    so ``_build`` only checks what depends on data it draws or loads.
 
     Attributes
     ----------
@@ -36,20 +40,22 @@ class Problem(ABC):
         Starting point (read-only).
     f_star : float or None
         Optimal value when known; the harness then also reports the excess loss ``f - f_star``.
+    params : Params
+        The checked parameters, read as attributes (``self.params.n``) or by name.
     """
 
-    defaults: ClassVar[Mapping[str, Any]] = {}
     dim: int
     x0: Array
     f_star: float | None = None
+    params: Params
 
     def __init__(self, rng: np.random.Generator | int | None = None, **params: Any) -> None:
-        self.params = resolve(type(self).__name__, self.defaults, params)
+        self.params = type(self).resolve_params(params)
         self._build(np.random.default_rng(rng))
 
     @abstractmethod
     def _build(self, rng: np.random.Generator) -> None:
-        """Validate ``self.params`` and draw the instance's data from ``rng``."""
+        """Draw the instance's data from ``rng`` (``self.params`` is already checked)."""
 
     @abstractmethod
     def loss(self, X: Array) -> Array:
@@ -92,7 +98,7 @@ class FunctionProblem(Problem):
         self._vectorized = vectorized
         self.x0 = frozen(np.ravel(x0))
         self.dim = self.x0.size
-        self.params = {}
+        self.params = Params()
 
     def _build(self, rng: np.random.Generator) -> None:  # pragma: no cover - built in __init__
         raise AssertionError("FunctionProblem is built from callables")

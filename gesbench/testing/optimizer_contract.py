@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from gesbench.core.budget import Budget
 from gesbench.core.errors import GesbenchError
 from gesbench.core.optimizer import Optimizer, drive
 from gesbench.core.oracle import Oracle
-from gesbench.core.params import require
+from gesbench.core.params import Params, param
 from gesbench.core.problem import Array, Problem, frozen
 from gesbench.core.registry import optimizers, problems
 from gesbench.run.trial import run_trial
@@ -45,14 +46,20 @@ BUDGETS: tuple[Budget, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class ContractQuadraticParams(Params):
+    n: int = param(DIM, ge=1, doc="dimension")
+    noise: float = param(0.5, ge=0, doc="surrogate noise, relative to ||grad f||")
+
+
 class ContractQuadratic(Problem):
     """``f(x) = ||x - c||^2 / 2`` with a noisy surrogate gradient; a test problem for contracts."""
 
-    defaults: ClassVar[Mapping[str, Any]] = {"n": DIM, "noise": 0.5}
+    Params = ContractQuadraticParams
+    params: ContractQuadraticParams
 
     def _build(self, rng: np.random.Generator) -> None:
-        require(self.params["n"] >= 1, "ContractQuadratic", "n must be >= 1")
-        self.dim = self.params["n"]
+        self.dim = self.params.n
         self.center = frozen(rng.standard_normal(self.dim))
         self.x0 = frozen(np.zeros(self.dim))
         self.f_star = 0.0
@@ -65,17 +72,23 @@ class ContractQuadratic(Problem):
 
     def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
         g = self.true_grad(x)
-        return g + self.params["noise"] * np.linalg.norm(g) * rng.standard_normal(self.dim)
+        return g + self.params.noise * np.linalg.norm(g) * rng.standard_normal(self.dim)
+
+
+@dataclass(frozen=True)
+class ContractNonFiniteParams(ContractQuadraticParams):
+    value: str = param("nan", choices=("nan", "inf"), doc="the loss off x0")
 
 
 class ContractNonFinite(ContractQuadratic):
     """Like :class:`ContractQuadratic` but the loss is ``value`` ("nan" or "inf") off ``x0``."""
 
-    defaults: ClassVar[Mapping[str, Any]] = {**ContractQuadratic.defaults, "value": "nan"}
+    Params = ContractNonFiniteParams
+    params: ContractNonFiniteParams
 
     def loss(self, X: Array) -> Array:
         off_start = np.any(np.not_equal(X, self.x0), axis=1)
-        return np.where(off_start, float(self.params["value"]), super().loss(X))
+        return np.where(off_start, float(self.params.value), super().loss(X))
 
 
 QUADRATIC = "_contract_quadratic"
