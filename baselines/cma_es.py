@@ -9,6 +9,7 @@ imported when an optimizer starts, so listing optimizers stays fast.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,12 +17,26 @@ import numpy as np
 from gesbench.core.errors import BudgetExhausted
 from gesbench.core.optimizer import Optimizer
 from gesbench.core.oracle import Oracle
-from gesbench.core.params import require
+from gesbench.core.params import Params, invalid, param
 from gesbench.core.problem import Array
+from gesbench.core.registry import Preset
 
-CMA_DEFAULTS: Mapping[str, Any] = {"sigma0": 0.1, "popsize": 0, "evaluations_per_step": 0}
-"""``popsize = 0`` and ``evaluations_per_step = 0`` mean the library's population size and one
-whole generation per step."""
+
+@dataclass(frozen=True)
+class CMAESParams(Params):
+    """CMA-ES's parameters; ``popsize = 0`` and ``evaluations_per_step = 0`` mean the library's
+    population size and one whole generation per step."""
+
+    sigma0: float = param(0.1, gt=0, doc="initial step size (standard deviation per coordinate)")
+    popsize: int = param(0, ge=0, doc="population size; 0: pycma's 4 + floor(3 ln n)")
+    evaluations_per_step: int = param(
+        0, ge=0, doc="evaluations per step; 0: one whole generation per step"
+    )
+
+    def validate(self) -> None:
+        # pycma refuses to tell fewer than 3 solutions per generation.
+        if 0 < self.popsize < 3:
+            invalid("popsize", f"must be 0 (library default) or >= 3, got {self.popsize}")
 
 
 class CMAES(Optimizer):
@@ -66,25 +81,12 @@ class CMAES(Optimizer):
     There are no restarts.
     """
 
-    defaults: ClassVar[Mapping[str, Any]] = CMA_DEFAULTS
+    Params = CMAESParams
+    params: CMAESParams
     uses_surrogate: ClassVar[bool] = False
     diagonal: ClassVar[bool] = False
-    """Learn only the diagonal of the covariance (pycma's ``CMA_diagonal``)."""
-
-    def check_params(self) -> None:
-        p, name = self.params, self.name
-        require(p["sigma0"] > 0, name, f"sigma0 must be > 0, got {p['sigma0']}")
-        # pycma refuses to tell fewer than 3 solutions per generation.
-        require(
-            p["popsize"] == 0 or p["popsize"] >= 3,
-            name,
-            f"popsize must be 0 (library default) or >= 3, got {p['popsize']}",
-        )
-        require(
-            p["evaluations_per_step"] >= 0,
-            name,
-            f"evaluations_per_step must be >= 0, got {p['evaluations_per_step']}",
-        )
+    """Learn only the diagonal of the covariance (pycma's ``CMA_diagonal``); a preset setting
+    (``sep_cma_es``), not a parameter."""
 
     def _randn(self, *shape: int) -> Array:
         return self.rng.standard_normal(shape)
@@ -104,9 +106,9 @@ class CMAES(Optimizer):
             # the trial's budget governs how long it runs, not pycma's own iteration cap
             "maxiter": np.inf,
         }
-        if p["popsize"]:
-            options["popsize"] = p["popsize"]
-        self.es = cma.CMAEvolutionStrategy(self.x, p["sigma0"], options)
+        if p.popsize:
+            options["popsize"] = p.popsize
+        self.es = cma.CMAEvolutionStrategy(self.x, p.sigma0, options)
         self._pending: Array | None = None  # candidates of the current generation
         self._values = np.empty(0)
         self._done = 0  # how many of them are evaluated
@@ -123,7 +125,7 @@ class CMAES(Optimizer):
             if oracle.budget.kind != "iterations":
                 raise BudgetExhausted  # ends the trial: what is left cannot change the result
             return
-        want = self.params["evaluations_per_step"] or self.es.popsize
+        want = self.params.evaluations_per_step or self.es.popsize
         spent = 0
         while want > 0:
             if self._pending is None:
@@ -173,3 +175,21 @@ def _last_step(oracle: Oracle) -> bool:
     budget = oracle.budget
     # the driver counts this step only after it returns
     return budget.kind == "iterations" and oracle.iterations + 1 >= budget.limit
+
+
+CMA_DEFAULTS: Mapping[str, Any] = CMAES.defaults
+"""CMA-ES's defaults by name (read-only)."""
+
+OPTIMIZERS: Mapping[str, type[Optimizer] | Preset] = {
+    "cma_es": CMAES,
+    "sep_cma_es": Preset(
+        CMAES,
+        "Separable CMA-ES via pycma (diagonal covariance): O(n) per sample, usable at large n.\n\n"
+        "Same parameters, seeding, budget handling and recommendation (the mean) as ``cma_es``;\n"
+        "pycma raises its learning rates for the diagonal model (Ros and Hansen, 2008), so it\n"
+        "adapts faster but cannot learn rotations.",
+        attrs={"diagonal": True},
+    ),
+}
+"""The optimizers this module provides, registered through one entry point: CMA-ES with a full
+covariance and, as a preset, with a diagonal one."""

@@ -7,9 +7,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from gesbench.baselines.cma_es import CMAES
 from gesbench.core.oracle import Oracle
 from gesbench.core.problem import Array
+
+from .cma_es import CMAES
 
 
 class SurrogateCMAES(CMAES):

@@ -1,15 +1,17 @@
 """Nevergrad's evolution-strategy family, adapted to the step/oracle interface.
 
 One adapter, :class:`NevergradES`, drives any optimizer of Nevergrad's registry by name; each
-subclass below fixes one name and is registered as its own optimizer (``ng_*``), so each shows
-in ``gesbench list``. Nevergrad is imported only when such an optimizer first steps, so listing
-optimizers and running the others never pays for importing it.
+row of :data:`FAMILY` (Nevergrad name, smallest dimension, one-line description) becomes a
+preset registered as its own optimizer (``ng_*``), so each shows in ``gesbench list``. Nevergrad
+is imported only when such an optimizer first steps, so listing optimizers and running the
+others never pays for importing it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -17,8 +19,9 @@ from gesbench.core.budget import Budget
 from gesbench.core.errors import BudgetExhausted, HyperparameterError
 from gesbench.core.optimizer import Optimizer
 from gesbench.core.oracle import Oracle
-from gesbench.core.params import require
+from gesbench.core.params import Params, param
 from gesbench.core.problem import Array
+from gesbench.core.registry import Preset
 
 
 def nevergrad_budget(budget: Budget, num_workers: int) -> int | None:
@@ -38,8 +41,16 @@ def nevergrad_budget(budget: Budget, num_workers: int) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class NevergradParams(Params):
+    """What the adapter sets for every Nevergrad optimizer."""
+
+    sigma: float = param(1.0, gt=0, doc="initial mutation scale per coordinate")
+    num_workers: int = param(1, ge=1, doc="candidates asked, evaluated and told per step")
+
+
 class NevergradES(Optimizer):
-    """A Nevergrad optimizer chosen by ``ng_name`` (set by each registered subclass).
+    """A Nevergrad optimizer chosen by ``ng_name`` (set by each registered preset).
 
     Parameters
     ----------
@@ -62,17 +73,20 @@ class NevergradES(Optimizer):
     variants, the best point seen by its pessimistic estimate for the others).
     """
 
-    defaults: ClassVar[Mapping[str, Any]] = {"sigma": 1.0, "num_workers": 1}
+    Params = NevergradParams
+    params: NevergradParams
     uses_surrogate: ClassVar[bool] = False
     ng_name: ClassVar[str] = ""
+    """The optimizer's name in Nevergrad's registry (a preset setting)."""
     min_dim: ClassVar[int] = 1
     """Smallest dimension the wrapped optimizer supports without extra packages."""
 
-    def check_params(self) -> None:
-        p, name = self.params, self.name
-        require(bool(self.ng_name), name, "ng_name is not set (use a registered ng_* optimizer)")
-        require(p["sigma"] > 0, name, f"sigma must be > 0, got {p['sigma']}")
-        require(p["num_workers"] >= 1, name, f"num_workers must be >= 1, got {p['num_workers']}")
+    def __init__(self, rng: np.random.Generator | int | None = None, **params: Any) -> None:
+        if not self.ng_name:
+            raise HyperparameterError(
+                f"{type(self).__name__}: ng_name is not set (use a registered ng_* optimizer)"
+            )
+        super().__init__(rng, **params)
 
     def start(self, x0: Array) -> None:
         super().start(x0)
@@ -89,18 +103,18 @@ class NevergradES(Optimizer):
         import nevergrad as ng
 
         p = self.params
-        parametrization = ng.p.Array(init=self.x).set_mutation(sigma=p["sigma"])
+        parametrization = ng.p.Array(init=self.x).set_mutation(sigma=p.sigma)
         parametrization.random_state = np.random.RandomState(self._seed)
         return ng.optimizers.registry[self.ng_name](
             parametrization=parametrization,
-            budget=nevergrad_budget(oracle.budget, p["num_workers"]),
-            num_workers=p["num_workers"],
+            budget=nevergrad_budget(oracle.budget, p.num_workers),
+            num_workers=p.num_workers,
         )
 
     def step(self, oracle: Oracle) -> None:
         if self._ng is None:
             self._ng = self._build(oracle)
-        count = self.params["num_workers"]
+        count = self.params.num_workers
         left = oracle.remaining_evaluations()
         if left is not None:
             count = min(count, left)
@@ -113,73 +127,50 @@ class NevergradES(Optimizer):
         self.x = np.array(self._ng.recommend().value, dtype=float)
 
 
-class NgOnePlusOne(NevergradES):
-    """Nevergrad OnePlusOne: (1+1)-ES with one-fifth-rule step-size adaptation."""
+class Member(NamedTuple):
+    """One optimizer of the family: its name in Nevergrad, the smallest dimension it supports
+    without extra packages, and a description whose first line is its summary."""
 
-    ng_name = "OnePlusOne"
-
-
-class NgCMA(NevergradES):
-    """Nevergrad CMA: its pycma-backed CMA-ES (needs dimension >= 2 without fcmaes)."""
-
-    ng_name = "CMA"
-    min_dim = 2
+    ng_name: str
+    min_dim: int
+    doc: str
 
 
-class NgDiagonalCMA(NevergradES):
-    """Nevergrad DiagonalCMA: pycma-backed separable CMA-ES (dimension >= 2 without fcmaes)."""
+FAMILY: Mapping[str, Member] = {
+    "ng_one_plus_one": Member(
+        "OnePlusOne", 1, "(1+1)-ES with one-fifth-rule step-size adaptation."
+    ),
+    "ng_cma": Member("CMA", 2, "its pycma-backed CMA-ES (needs dimension >= 2 without fcmaes)."),
+    "ng_diagonal_cma": Member(
+        "DiagonalCMA", 2, "pycma-backed separable CMA-ES (dimension >= 2 without fcmaes)."
+    ),
+    "ng_tbpsa": Member("TBPSA", 1, "test-based population-size adaptation, for noisy losses."),
+    "ng_eda": Member(
+        "EDA",
+        1,
+        "Gaussian estimation of distribution; O(n^3) per candidate, slow at n >= 1000.\n\n"
+        "Nevergrad draws each candidate from the full-covariance Gaussian separately (a fresh\n"
+        "factorisation of the n x n covariance per candidate), which takes seconds at n = 1000.",
+    ),
+    "ng_es": Member("ES", 1, "(40, 60)-ES, mutation only (parents from the offspring alone)."),
+    "ng_rec_es": Member("RecES", 1, "(40, 60)-ES with recombination."),
+    "ng_mix_es": Member("MixES", 1, "(40 + 20)-ES, mutation only (parents and offspring compete)."),
+    "ng_rec_mix_es": Member("RecMixES", 1, "(40 + 20)-ES with recombination."),
+    "ng_mut_de": Member(
+        "MutDE", 1, "steady-state ES on a population of 40 (DE-style), mutation only."
+    ),
+    "ng_rec_mut_de": Member(
+        "RecMutDE", 1, "steady-state ES on a population of 40 (DE-style), recombination."
+    ),
+}
+"""Nevergrad's ES family, one row per optimizer."""
 
-    ng_name = "DiagonalCMA"
-    min_dim = 2
-
-
-class NgTBPSA(NevergradES):
-    """Nevergrad TBPSA: test-based population-size adaptation, for noisy losses."""
-
-    ng_name = "TBPSA"
-
-
-class NgEDA(NevergradES):
-    """Nevergrad EDA: Gaussian estimation of distribution; O(n^3) per candidate, slow at n >= 1000.
-
-    Nevergrad draws each candidate from the full-covariance Gaussian separately (a fresh
-    factorisation of the n x n covariance per candidate), which takes seconds at n = 1000.
-    """
-
-    ng_name = "EDA"
-
-
-class NgES(NevergradES):
-    """Nevergrad ES: (40, 60)-ES, mutation only (parents from the offspring alone)."""
-
-    ng_name = "ES"
-
-
-class NgRecES(NevergradES):
-    """Nevergrad RecES: (40, 60)-ES with recombination."""
-
-    ng_name = "RecES"
-
-
-class NgMixES(NevergradES):
-    """Nevergrad MixES: (40 + 20)-ES, mutation only (parents and offspring compete)."""
-
-    ng_name = "MixES"
-
-
-class NgRecMixES(NevergradES):
-    """Nevergrad RecMixES: (40 + 20)-ES with recombination."""
-
-    ng_name = "RecMixES"
-
-
-class NgMutDE(NevergradES):
-    """Nevergrad MutDE: steady-state ES on a population of 40 (DE-style), mutation only."""
-
-    ng_name = "MutDE"
-
-
-class NgRecMutDE(NevergradES):
-    """Nevergrad RecMutDE: steady-state ES on a population of 40 (DE-style), recombination."""
-
-    ng_name = "RecMutDE"
+OPTIMIZERS: Mapping[str, Preset] = {
+    name: Preset(
+        NevergradES,
+        f"Nevergrad {m.ng_name}: {m.doc}",
+        attrs={"ng_name": m.ng_name, "min_dim": m.min_dim},
+    )
+    for name, m in FAMILY.items()
+}
+"""The family as presets of :class:`NevergradES`, registered through one entry point."""

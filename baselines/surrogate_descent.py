@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from dataclasses import dataclass
 
 from gesbench.core.optimizer import Optimizer
 from gesbench.core.oracle import Oracle
+from gesbench.core.params import param
 from gesbench.core.problem import Array
-from gesbench.ges.updates import UPDATE_DEFAULTS, UpdateRule, check_update_params
+from gesbench.ges.updates import UpdateParams, UpdateRule
+
+
+@dataclass(frozen=True)
+class SurrogateDescentParams(UpdateParams):
+    """The update rule's parameters, with the paper's learning rate for gradient descent."""
+
+    lr: float = param(5e-3, gt=0, doc="learning rate")
 
 
 class SurrogateDescent(Optimizer):
@@ -32,10 +39,8 @@ class SurrogateDescent(Optimizer):
         The rules' other constants (see :mod:`gesbench.ges.updates`).
     """
 
-    defaults: ClassVar[Mapping[str, Any]] = {**UPDATE_DEFAULTS, "lr": 5e-3}
-
-    def check_params(self) -> None:
-        check_update_params(self.name, self.params)
+    Params = SurrogateDescentParams
+    params: SurrogateDescentParams
 
     def start(self, x0: Array) -> None:
         super().start(x0)

@@ -23,6 +23,9 @@ def _list(args: argparse.Namespace) -> int:
             summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
             print(f"  {name:<22} {summary}")
             print(f"  {'':<22} defaults: {defaults}")
+            if cls.fixed:  # a preset: these are set for it and cannot be changed
+                fixed = ", ".join(f"{k}={v!r}" for k, v in cls.fixed.items())
+                print(f"  {'':<22} fixed: {fixed}")
         for name, error in broken.items():
             print(f"  {name:<22} BROKEN PLUGIN: {error}")
     print("Experiments:")

@@ -14,30 +14,37 @@ The surrogate shapes the search distribution only; it never enters the step.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.linalg
 
 from gesbench.core.optimizer import Optimizer
 from gesbench.core.oracle import Oracle
-from gesbench.core.params import require
+from gesbench.core.params import param, require
 from gesbench.core.problem import Array
-from gesbench.ges.updates import UPDATE_DEFAULTS, UpdateRule, check_update_params
+from gesbench.core.registry import Preset
+from gesbench.ges.updates import UpdateParams, UpdateRule
 
-GES_DEFAULTS: Mapping[str, Any] = {
-    "sigma": 0.1,
-    "alpha": 0.5,
-    "beta": 2.0,
-    "k": 1,
-    "pairs": 1,
-    **UPDATE_DEFAULTS,
-}
-"""The paper's defaults (its Fig. 1 setting): alpha 0.5, beta 2, k 1, P 1, sigma 0.1, SGD lr 0.2."""
+
+@dataclass(frozen=True)
+class GuidedESParams(UpdateParams):
+    """Guided ES's parameters; the defaults are the paper's (its Fig. 1 setting): alpha 0.5,
+    beta 2, k 1, P 1, sigma 0.1, SGD with lr 0.2."""
+
+    sigma: float = param(0.1, gt=0, doc="perturbation scale")
+    alpha: float = param(0.5, ge=0, le=1, doc="share of the search variance in the full space")
+    beta: float = param(2.0, gt=0, doc="scale of the gradient estimate")
+    k: int = param(1, ge=1, doc="past surrogate gradients spanning the guiding subspace")
+    pairs: int = param(1, ge=1, doc="antithetic pairs per iteration (P)")
 
 
 class GuidedES(Optimizer):
     """Guided ES.
+
+    Its parameters are declared in :class:`GuidedESParams` and checked at construction, except
+    ``k <= n``, which needs the dimension and is checked by ``start``.
 
     Parameters
     ----------
@@ -69,36 +76,28 @@ class GuidedES(Optimizer):
     True
     """
 
-    defaults: ClassVar[Mapping[str, Any]] = GES_DEFAULTS
-
-    def check_params(self) -> None:
-        p, name = self.params, self.name
-        require(p["sigma"] > 0, name, f"sigma must be > 0, got {p['sigma']}")
-        require(0 <= p["alpha"] <= 1, name, f"alpha must be in [0, 1], got {p['alpha']}")
-        require(p["beta"] > 0, name, f"beta must be > 0, got {p['beta']}")
-        require(p["k"] >= 1, name, f"k must be >= 1, got {p['k']}")
-        require(p["pairs"] >= 1, name, f"pairs must be >= 1, got {p['pairs']}")
-        check_update_params(name, p)
+    Params = GuidedESParams
+    params: GuidedESParams
 
     def start(self, x0: Array) -> None:
         super().start(x0)
         n = self.x.size
-        require(self.params["k"] <= n, self.name, f"k must be <= n = {n}, got {self.params['k']}")
+        require(self.params.k <= n, self.name, f"k must be <= n = {n}, got {self.params.k}")
         self._update = UpdateRule(self.params, n)
         # FIFO; columns [0, held) are real. Column-major, so each column is contiguous and
         # LAPACK's QR reads the buffer without a transposed copy.
-        self._surrogates = np.zeros((n, self.params["k"]), order="F")
+        self._surrogates = np.zeros((n, self.params.k), order="F")
         self._held = 0
 
     @property
     def guided(self) -> bool:
-        return self.params["alpha"] < 1
+        return self.params.alpha < 1
 
     def remember(self, surrogate: Array) -> None:
         """Push a surrogate gradient into the FIFO (all-zero vectors are skipped)."""
         if not surrogate.any():
             return
-        k = self.params["k"]
+        k = self.params.k
         if self._held < k:
             self._surrogates[:, self._held] = surrogate
             self._held += 1
@@ -122,11 +121,11 @@ class GuidedES(Optimizer):
         n = self.x.size
         U = self.basis() if self.guided else self._surrogates[:, :0]
         k_held = U.shape[1]
-        alpha = p["alpha"] if k_held else 1.0  # nothing to guide with yet: search isotropically
+        alpha = p.alpha if k_held else 1.0  # nothing to guide with yet: search isotropically
         z = self.rng.standard_normal((pairs, n + k_held))
-        eps = (p["sigma"] * np.sqrt(alpha / n)) * z[:, :n]
+        eps = (p.sigma * np.sqrt(alpha / n)) * z[:, :n]
         if k_held:
-            eps += (p["sigma"] * np.sqrt((1 - alpha) / k_held)) * (z[:, n:] @ U.T)
+            eps += (p.sigma * np.sqrt((1 - alpha) / k_held)) * (z[:, n:] @ U.T)
         return eps
 
     def estimate(self, oracle: Oracle, eps: Array) -> Array:
@@ -135,10 +134,30 @@ class GuidedES(Optimizer):
         values = oracle.loss(np.concatenate([self.x + eps, self.x - eps]))
         pairs = len(eps)
         diffs = values[:pairs] - values[pairs:]
-        return (p["beta"] / (2 * p["sigma"] ** 2 * pairs)) * (diffs @ eps)
+        return (p.beta / (2 * p.sigma**2 * pairs)) * (diffs @ eps)
 
     def step(self, oracle: Oracle) -> None:
         if self.guided:
             self.remember(oracle.surrogate_grad(self.x))
-        g = self.estimate(oracle, self.sample(self.params["pairs"]))
+        g = self.estimate(oracle, self.sample(self.params.pairs))
         self.x = self._update.apply(self.x, g)
+
+
+GES_DEFAULTS: Mapping[str, Any] = GuidedES.defaults
+"""Guided ES's defaults by name (read-only)."""
+
+OPTIMIZERS: Mapping[str, type[Optimizer] | Preset] = {
+    "guided_es": GuidedES,
+    "vanilla_es": Preset(
+        GuidedES,
+        "Antithetic ES with eps ~ N(0, sigma^2 / n I); never queries the surrogate.\n\n"
+        "Exactly Guided ES with alpha = 1 (so the same seed gives the same trajectory as\n"
+        "``guided_es`` with alpha = 1), with the paper's vanilla-ES defaults: sigma 0.1,\n"
+        "beta 1, SGD lr 0.2, P = 1.",
+        fixed={"alpha": 1.0, "k": 1},
+        defaults={"beta": 1.0},
+        attrs={"uses_surrogate": False},
+    ),
+}
+"""The optimizers this module provides, registered through one entry point: Guided ES, and
+vanilla ES as a preset of it."""

@@ -1,8 +1,8 @@
 """First-order update rules (SGD, heavy-ball and Nesterov momentum, Adam) in plain numpy.
 
 Guided ES hands its gradient estimate to one of these as if it were the gradient; the
-surrogate-following baselines hand them the surrogate itself. Both declare the same parameters
-(``UPDATE_DEFAULTS``), so a rule means the same thing wherever it is used.
+surrogate-following baselines hand them the surrogate itself. Both declare their parameters by
+extending :class:`UpdateParams`, so a rule means the same thing wherever it is used.
 
 With ``g`` the direction handed in at step ``t`` (from 1) and ``lr`` the learning rate:
 
@@ -17,52 +17,43 @@ With ``g`` the direction handed in at step ``t`` (from 1) and ``lr`` the learnin
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from gesbench.core.errors import did_you_mean
-from gesbench.core.params import require
+from gesbench.core.params import Params, param
 from gesbench.core.problem import Array
 
 UPDATE_RULES = ("sgd", "momentum", "nesterov", "adam")
 
-UPDATE_DEFAULTS: Mapping[str, Any] = {
-    "update": "sgd",
-    "lr": 0.2,
-    "momentum": 0.9,
-    "adam_beta1": 0.9,
-    "adam_beta2": 0.999,
-    "adam_eps": 1e-8,
-}
-"""Parameters shared by every optimizer that takes a first-order step (``momentum`` is used by
-the two momentum rules, ``adam_*`` by Adam)."""
+
+@dataclass(frozen=True)
+class UpdateParams(Params):
+    """Parameters shared by every optimizer that takes a first-order step (``momentum`` is
+    used by the two momentum rules, ``adam_*`` by Adam)."""
+
+    update: str = param("sgd", choices=UPDATE_RULES, doc="the first-order rule")
+    lr: float = param(0.2, gt=0, doc="learning rate")
+    momentum: float = param(0.9, ge=0, lt=1, doc="momentum coefficient (momentum, nesterov)")
+    adam_beta1: float = param(0.9, ge=0, lt=1, doc="Adam's first-moment decay")
+    adam_beta2: float = param(0.999, ge=0, lt=1, doc="Adam's second-moment decay")
+    adam_eps: float = param(1e-8, gt=0, doc="Adam's denominator offset")
 
 
-def check_update_params(owner: str, p: Mapping[str, Any]) -> None:
-    """Raise :class:`~gesbench.core.errors.HyperparameterError` for an invalid update setting."""
-    rule = p["update"]
-    require(
-        rule in UPDATE_RULES,
-        owner,
-        f"update must be one of {', '.join(UPDATE_RULES)}, got {rule!r}."
-        f"{did_you_mean(str(rule), UPDATE_RULES)}",
-    )
-    require(p["lr"] > 0, owner, f"lr must be > 0, got {p['lr']}")
-    require(0 <= p["momentum"] < 1, owner, f"momentum must be in [0, 1), got {p['momentum']}")
-    for name in ("adam_beta1", "adam_beta2"):
-        require(0 <= p[name] < 1, owner, f"{name} must be in [0, 1), got {p[name]}")
-    require(p["adam_eps"] > 0, owner, f"adam_eps must be > 0, got {p['adam_eps']}")
+UPDATE_DEFAULTS: Mapping[str, Any] = MappingProxyType(UpdateParams.default_values())
+"""The defaults of :class:`UpdateParams`, as a plain mapping."""
 
 
 class UpdateRule:
     """Stateful first-order step for one optimizer run (state starts at zero)."""
 
-    def __init__(self, p: Mapping[str, Any], dim: int) -> None:
-        self.rule = p["update"]
-        self.lr = p["lr"]
-        self.mu = p["momentum"]
-        self.b1, self.b2, self.eps = p["adam_beta1"], p["adam_beta2"], p["adam_eps"]
+    def __init__(self, p: UpdateParams, dim: int) -> None:
+        self.rule = p.update
+        self.lr = p.lr
+        self.mu = p.momentum
+        self.b1, self.b2, self.eps = p.adam_beta1, p.adam_beta2, p.adam_eps
         self.t = 0
         self.m = np.zeros(dim)
         self.v = np.zeros(dim)

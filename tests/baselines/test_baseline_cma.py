@@ -10,17 +10,18 @@ import pytest
 
 from gesbench.baselines.cma_es import CMAES
 from gesbench.baselines.cma_es_surrogate import SurrogateCMAES
-from gesbench.baselines.sep_cma_es import SepCMAES
 from gesbench.core.budget import Budget
 from gesbench.core.errors import HyperparameterError
 from gesbench.core.optimizer import drive
 from gesbench.core.oracle import Oracle
 from gesbench.core.problem import Array, FunctionProblem
+from gesbench.core.registry import optimizers
 from gesbench.run.trial import run_trial
 from gesbench.spec.schedule import TraceSchedule
 from gesbench.spec.trial import TrialSpec
 
 TARGET = np.linspace(-0.5, 0.5, 6)
+SepCMAES = optimizers.get("sep_cma_es")
 
 
 def sphere(X: Array) -> Array:

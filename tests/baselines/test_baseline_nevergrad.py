@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from gesbench.baselines.nevergrad_es import NevergradES, NgCMA, NgOnePlusOne, nevergrad_budget
+from gesbench.baselines.nevergrad_es import FAMILY, NevergradES, nevergrad_budget
 from gesbench.core.budget import Budget
 from gesbench.core.errors import HyperparameterError
 from gesbench.core.optimizer import drive
@@ -17,6 +17,8 @@ from gesbench.core.problem import Array, FunctionProblem
 from gesbench.core.registry import optimizers
 
 NG_NAMES = [n for n in optimizers.names() if n.startswith("ng_")]
+NgOnePlusOne = optimizers.get("ng_one_plus_one")
+NgCMA = optimizers.get("ng_cma")
 EXPECTED = {"OnePlusOne", "CMA", "DiagonalCMA", "TBPSA", "EDA", "ES", "RecES", "MixES"}
 
 
@@ -41,6 +43,7 @@ def test_each_family_member_is_registered_under_its_own_name() -> None:
     assert EXPECTED.issubset(wrapped)
     assert len(wrapped) == len(classes)
     assert wrapped <= set(ng.optimizers.registry)
+    assert sorted(NG_NAMES) == sorted(FAMILY)  # one registered optimizer per row
 
 
 @pytest.mark.parametrize(

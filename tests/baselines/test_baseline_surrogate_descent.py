@@ -8,11 +8,11 @@ import pytest
 from gesbench.baselines.surrogate_descent import SurrogateDescent
 from gesbench.core.budget import Budget
 from gesbench.core.errors import HyperparameterError
-from gesbench.ges.updates import UPDATE_DEFAULTS, UPDATE_RULES, UpdateRule
+from gesbench.ges.updates import UPDATE_RULES, UpdateParams, UpdateRule
 
 
 def rule(update: str, **params: float) -> UpdateRule:
-    return UpdateRule({**UPDATE_DEFAULTS, "update": update, **params}, 2)
+    return UpdateRule(UpdateParams(update=update, **params), 2)
 
 
 def test_sgd_and_momentum_steps_by_hand() -> None:

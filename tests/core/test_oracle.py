@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from gesbench import Budget, Diverged, GesbenchError, GuidedES, SpecError
-from gesbench.baselines.vanilla_es import VanillaES
 from gesbench.core.errors import BudgetExhausted
 from gesbench.core.optimizer import drive
 from gesbench.core.oracle import Oracle
 from gesbench.core.problem import FunctionProblem
+from gesbench.core.registry import optimizers
 from gesbench.problems.perturbed_quadratic import PerturbedQuadratic
 
 
@@ -54,7 +54,7 @@ def test_drive_stops_at_each_budget_kind(budget, iterations, evaluations, gradie
 
 def test_an_optimizer_that_spends_nothing_of_its_budget_is_stopped():
     oracle = make_oracle(Budget("gradient_calls", 5))
-    es = VanillaES(rng=0)
+    es = optimizers.create("vanilla_es", {}, rng=0)
     es.start(oracle.x0)
     with pytest.raises(GesbenchError, match="never run out"):
         drive(es, oracle)

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from gesbench import Budget, GuidedES, HyperparameterError
-from gesbench.baselines.vanilla_es import VanillaES
 from gesbench.core.oracle import Oracle
 from gesbench.core.problem import FunctionProblem
+from gesbench.core.registry import optimizers
+
+VanillaES = optimizers.get("vanilla_es")
 
 N = 20
 
@@ -94,6 +96,17 @@ def test_alpha_one_is_vanilla_es_and_never_queries_the_surrogate():
     es = VanillaES(rng=3).minimize(f, None, x0, budget=50)
     np.testing.assert_array_equal(ges.x, es.x)
     assert calls == [] and es.gradient_calls == 0 and es.evaluations == 100
+
+
+def test_vanilla_es_is_a_preset_whose_alpha_and_k_are_fixed():
+    assert issubclass(VanillaES, GuidedES) and not VanillaES.uses_surrogate
+    assert dict(VanillaES.fixed) == {"alpha": 1.0, "k": 1}
+    assert VanillaES.defaults["beta"] == 1.0 and "alpha" not in VanillaES.defaults
+    es = VanillaES(rng=0)
+    assert (es.params.alpha, es.params.k, es.guided) == (1.0, 1, False)
+    for fixed in ({"alpha": 0.5}, {"k": 2}):
+        with pytest.raises(HyperparameterError, match="is fixed to"):
+            VanillaES(**fixed)
 
 
 def test_vanilla_es_searches_isotropically(rng):
