@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 
-from gesbench.core.params import require
+from gesbench.core.params import Params, invalid, param
 from gesbench.core.problem import Array, Problem, frozen
-from gesbench.problems.perturbed_quadratic import random_unit
 
-NAME = "BiasedQuadratic"
+from .perturbed_quadratic import random_unit
+
+
+@dataclass(frozen=True)
+class BiasedQuadraticParams(Params):
+    """See :class:`BiasedQuadratic`."""
+
+    n: int = param(100, ge=1, doc="dimension")
+    condition: float = param(1.0, ge=1, doc="condition number of the Hessian")
+    bias: float = param(1.0, ge=0, doc="size of the bias, relative to ||grad f||")
+    noise: float = param(1.5, ge=0, doc="size of the fresh noise, relative to ||grad f||")
+    drift: float = param(0.0, ge=0, doc="how far the bias direction turns from x0 to x*")
+    alignment: float | None = param(
+        None, gt=0, le=1, doc="expected cosine of surrogate and gradient (None: as bias/noise)"
+    )
+
+    def validate(self) -> None:
+        if self.alignment is not None and self.alignment < 1 and self.bias + self.noise == 0:
+            invalid("alignment", "< 1 needs a perturbation to scale: set bias or noise > 0")
 
 
 class BiasedQuadratic(Problem):
@@ -52,51 +68,27 @@ class BiasedQuadratic(Problem):
         If given, the expected cosine between surrogate and true gradient.
     """
 
-    defaults: ClassVar[Mapping[str, Any]] = {
-        "n": 100,
-        "condition": 1.0,
-        "bias": 1.0,
-        "noise": 1.5,
-        "drift": 0.0,
-        "alignment": None,
-    }
+    Params = BiasedQuadraticParams
+    params: BiasedQuadraticParams
 
     def _build(self, rng: np.random.Generator) -> None:
         p = self.params
-        n = p["n"]
-        require(n >= 1, NAME, f"n must be >= 1, got {n}")
-        require(p["condition"] >= 1, NAME, f"condition must be >= 1, got {p['condition']}")
-        require(p["bias"] >= 0 and p["noise"] >= 0, NAME, "bias and noise must be >= 0")
-        require(p["drift"] >= 0, NAME, f"drift must be >= 0, got {p['drift']}")
-        a = p["alignment"]
-        if a is not None:
-            require(
-                isinstance(a, int | float) and not isinstance(a, bool) and 0 < a <= 1,
-                NAME,
-                f"alignment must be a number in (0, 1] or omitted, got {a!r}",
-            )
-            require(
-                a == 1 or p["bias"] + p["noise"] > 0,
-                NAME,
-                "alignment < 1 needs a perturbation to scale: set bias or noise > 0",
-            )
+        n, a = p.n, p.alignment
         # Factor on the whole perturbation: 1 is the Fig. 1 surrogate, 0 the true gradient.
         self.scale = 1.0
         if a == 1:
             self.scale = 0.0
         elif a is not None:
-            self.scale = float(np.sqrt((1 / a**2 - 1) / (p["bias"] ** 2 + p["noise"] ** 2)))
+            self.scale = float(np.sqrt((1 / a**2 - 1) / (p.bias**2 + p.noise**2)))
         self.dim = n
         rotation = np.linalg.qr(rng.standard_normal((n, n)))[0]
-        self.eigenvalues = frozen(p["condition"] ** -np.linspace(0.0, 1.0, n))
+        self.eigenvalues = frozen(p.condition ** -np.linspace(0.0, 1.0, n))
         self.rotation = frozen(rotation)
         self.hessian = frozen((rotation * self.eigenvalues) @ rotation.T)
         self.x_star = frozen(rng.standard_normal(n) / np.sqrt(n))
         self.bias_direction = frozen(random_unit(rng, (n,)))
         # The drift map is drawn only when used, so drift = 0 keeps the instance of older specs.
-        self.drift_map = (
-            frozen(rng.standard_normal((n, n)) / np.sqrt(n)) if p["drift"] > 0 else None
-        )
+        self.drift_map = frozen(rng.standard_normal((n, n)) / np.sqrt(n)) if p.drift > 0 else None
         self.x0 = frozen(np.zeros(n))
         self.f_star = 0.0
 
@@ -111,7 +103,7 @@ class BiasedQuadratic(Problem):
         """The unit bias direction at ``x`` (fixed unless ``drift > 0``)."""
         if self.drift_map is None:
             return self.bias_direction
-        scale = self.params["drift"] / np.linalg.norm(self.x_star - self.x0)
+        scale = self.params.drift / np.linalg.norm(self.x_star - self.x0)
         v = self.bias_direction + scale * (self.drift_map @ (x - self.x0))
         return v / np.linalg.norm(v)
 
@@ -122,7 +114,7 @@ class BiasedQuadratic(Problem):
         # diverged, so numpy's overflow warning would only be noise.
         with np.errstate(over="ignore"):
             norm = np.linalg.norm(grad)
-        perturbation = p["noise"] * random_unit(rng, (self.dim,))
-        if p["bias"] > 0:
-            perturbation = perturbation + p["bias"] * self.bias_at(x)
+        perturbation = p.noise * random_unit(rng, (self.dim,))
+        if p.bias > 0:
+            perturbation = perturbation + p.bias * self.bias_at(x)
         return grad + (self.scale * norm) * perturbation

@@ -3,18 +3,35 @@ straight-through surrogate gradient."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import softmax
 
-from gesbench.core.params import require
+from gesbench.core.params import Params, invalid, param
 from gesbench.core.problem import Array, Problem, frozen
-from gesbench.problems.datasets import load_real, standardize
 
-NAME = "BinaryNetwork"
+from .datasets import REAL_SIZES, load_real, standardize
+
 DATASETS = ("digits", "teacher")
+
+
+@dataclass(frozen=True)
+class BinaryNetworkParams(Params):
+    """See :class:`BinaryNetwork`; the teacher's sizes are ignored for ``digits``."""
+
+    dataset: str = param("digits", choices=DATASETS, doc="the data set")
+    hidden: int = param(32, ge=1, doc="binary hidden units")
+    batch_size: int = param(64, ge=1, doc="examples per surrogate minibatch")
+    n_samples: int = param(1000, ge=1, doc="teacher: examples")
+    n_features: int = param(20, ge=1, doc="teacher: input dimension")
+    n_classes: int = param(4, ge=2, doc="teacher: classes")
+    teacher_hidden: int = param(8, ge=1, doc="teacher: binary hidden units")
+
+    def validate(self) -> None:
+        size = REAL_SIZES.get(self.dataset, self.n_samples)
+        if self.batch_size > size:
+            invalid("batch_size", f"must be in [1, {size}], got {self.batch_size}")
 
 
 def _sign(u: Array) -> Array:
@@ -45,32 +62,18 @@ class BinaryNetwork(Problem):
     outputs (so a student with enough hidden units can fit them exactly).
     """
 
-    defaults: ClassVar[Mapping[str, Any]] = {
-        "dataset": "digits",
-        "hidden": 32,
-        "batch_size": 64,
-        "n_samples": 1000,
-        "n_features": 20,
-        "n_classes": 4,
-        "teacher_hidden": 8,
-    }
+    Params = BinaryNetworkParams
+    params: BinaryNetworkParams
 
     def _build(self, rng: np.random.Generator) -> None:
         p = self.params
-        require(p["dataset"] in DATASETS, NAME, f"dataset must be one of {DATASETS}")
-        require(p["hidden"] >= 1, NAME, f"hidden must be >= 1, got {p['hidden']}")
-        if p["dataset"] == "teacher":
+        if p.dataset == "teacher":
             inputs, labels, classes = self._teacher(rng)
         else:
             raw, labels = load_real("digits")
             inputs, classes = standardize(raw), int(labels.max()) + 1
-        require(
-            1 <= p["batch_size"] <= len(labels),
-            NAME,
-            f"batch_size must be in [1, {len(labels)}], got {p['batch_size']}",
-        )
         self.inputs, self.labels = frozen(inputs), labels
-        d, h = inputs.shape[1], p["hidden"]
+        d, h = inputs.shape[1], p.hidden
         self.sizes = (h * d, h, classes * h, classes)
         self.shapes = ((h, d), (h,), (classes, h), (classes,))
         self.dim = sum(self.sizes)
@@ -86,9 +89,7 @@ class BinaryNetwork(Problem):
 
     def _teacher(self, rng: np.random.Generator) -> tuple[Array, np.ndarray, int]:
         p = self.params
-        n, d, c, th = p["n_samples"], p["n_features"], p["n_classes"], p["teacher_hidden"]
-        require(n >= 1 and d >= 1 and th >= 1, NAME, "n_samples, n_features, teacher_hidden >= 1")
-        require(c >= 2, NAME, f"n_classes must be >= 2, got {c}")
+        n, d, c, th = p.n_samples, p.n_features, p.n_classes, p.teacher_hidden
         inputs = rng.standard_normal((n, d))
         hidden = _sign(inputs @ rng.standard_normal((d, th)))
         labels = (hidden @ rng.standard_normal((th, c))).argmax(axis=1)
@@ -128,7 +129,7 @@ class BinaryNetwork(Problem):
     def final_metrics(self, x: Array) -> dict[str, float]:
         return {"accuracy": float(self.accuracy(x[None, :])[0])}
 
-    def straight_through_grad(self, x: Array, rows: Array | slice) -> Array:
+    def straight_through_grad(self, x: Array, rows: np.ndarray | slice) -> Array:
         """Straight-through gradient of the mean cross-entropy over ``rows``."""
         w1, b1, w2, b2 = (part[0] for part in self.unpack(x[None, :]))
         inputs, labels = self.inputs[rows], self.labels[rows]
@@ -148,5 +149,5 @@ class BinaryNetwork(Problem):
         )
 
     def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
-        rows = rng.choice(len(self.labels), self.params["batch_size"], replace=False)
+        rows = rng.choice(len(self.labels), self.params.batch_size, replace=False)
         return self.straight_through_grad(x, rows)

@@ -9,6 +9,8 @@ import numpy as np
 from gesbench.core.problem import Array, frozen
 
 REAL_DATASETS = ("breast_cancer", "digits")
+REAL_SIZES = {"breast_cancer": 569, "digits": 1797}
+"""Examples in each data set, known without loading it (parameters are checked before)."""
 
 
 @cache

@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 
-from gesbench.core.params import require
+from gesbench.core.params import Params, invalid, param
 from gesbench.core.problem import Array, Problem, frozen
-from gesbench.problems.datasets import REAL_DATASETS, load_real, standardize
 
-NAME = "LogisticRegression"
+from .datasets import REAL_DATASETS, REAL_SIZES, load_real, standardize
+
 DATASETS = (*REAL_DATASETS, "synthetic")
 _SOLUTIONS: dict[tuple[str, float], tuple[Array, float]] = {}
+
+
+@dataclass(frozen=True)
+class LogisticRegressionParams(Params):
+    """See :class:`LogisticRegression`; the synthetic data's sizes are ignored otherwise."""
+
+    dataset: str = param("breast_cancer", choices=DATASETS, doc="the data set")
+    l2: float = param(1e-3, gt=0, doc="L2 regularisation")
+    batch_size: int = param(32, ge=1, doc="examples per surrogate minibatch")
+    label_noise: float = param(0.0, ge=0, lt=1, doc="share of labels changed for the surrogate")
+    n_samples: int = param(1000, ge=2, doc="synthetic: examples")
+    n_features: int = param(20, ge=1, doc="synthetic: features")
+    n_classes: int = param(2, ge=2, doc="synthetic: classes")
+
+    def validate(self) -> None:
+        size = REAL_SIZES.get(self.dataset, self.n_samples)
+        if self.batch_size > size:
+            invalid("batch_size", f"must be in [1, {size}], got {self.batch_size}")
 
 
 class LogisticRegression(Problem):
@@ -39,44 +56,29 @@ class LogisticRegression(Problem):
     the real data sets.
     """
 
-    defaults: ClassVar[Mapping[str, Any]] = {
-        "dataset": "breast_cancer",
-        "l2": 1e-3,
-        "batch_size": 32,
-        "label_noise": 0.0,
-        "n_samples": 1000,
-        "n_features": 20,
-        "n_classes": 2,
-    }
+    Params = LogisticRegressionParams
+    params: LogisticRegressionParams
 
     def _build(self, rng: np.random.Generator) -> None:
         p = self.params
-        require(p["dataset"] in DATASETS, NAME, f"dataset must be one of {DATASETS}")
-        require(p["l2"] > 0, NAME, f"l2 must be > 0, got {p['l2']}")
-        require(0 <= p["label_noise"] < 1, NAME, "label_noise must be in [0, 1)")
-        if p["dataset"] == "synthetic":
-            features, labels = _synthetic(p["n_samples"], p["n_features"], p["n_classes"], rng)
+        if p.dataset == "synthetic":
+            features, labels = _synthetic(p.n_samples, p.n_features, p.n_classes, rng)
         else:
-            features, labels = load_real(p["dataset"])
+            features, labels = load_real(p.dataset)
         n_samples = len(labels)
-        require(
-            1 <= p["batch_size"] <= n_samples,
-            NAME,
-            f"batch_size must be in [1, {n_samples}], got {p['batch_size']}",
-        )
         self.features = frozen(np.column_stack([standardize(features), np.ones(n_samples)]))
         self.labels = labels
-        synthetic = p["dataset"] == "synthetic"
-        self.n_classes = p["n_classes"] if synthetic else int(labels.max()) + 1
+        synthetic = p.dataset == "synthetic"
+        self.n_classes = p.n_classes if synthetic else int(labels.max()) + 1
         self.shape = (self.features.shape[1], self.n_classes)
         self.dim = self.shape[0] * self.shape[1]
-        self.noisy_labels = _corrupt(labels, self.n_classes, p["label_noise"], rng)
+        self.noisy_labels = _corrupt(labels, self.n_classes, p.label_noise, rng)
         self.noisy_labels.flags.writeable = False
         self.x0 = frozen(np.zeros(self.dim))
         if synthetic:
             self.x_star, self.f_star = self._solve()
         else:  # the optimum depends only on (dataset, l2): solve once per process
-            key = (p["dataset"], p["l2"])
+            key = (p.dataset, p.l2)
             if key not in _SOLUTIONS:
                 _SOLUTIONS[key] = self._solve()
             self.x_star, self.f_star = _SOLUTIONS[key]
@@ -99,19 +101,19 @@ class LogisticRegression(Problem):
         logits = (self.features @ weights).reshape(-1, len(X), c)
         logp = log_softmax(logits, axis=2)
         nll = -logp[np.arange(len(self.labels)), :, self.labels].mean(axis=0)
-        return nll + 0.5 * self.params["l2"] * np.einsum("ij,ij->i", X, X)
+        return nll + 0.5 * self.params.l2 * np.einsum("ij,ij->i", X, X)
 
-    def _gradient(self, x: Array, rows: Array | slice, labels: Array) -> Array:
+    def _gradient(self, x: Array, rows: np.ndarray | slice, labels: np.ndarray) -> Array:
         features = self.features[rows]
         probs = softmax(features @ x.reshape(self.shape), axis=1)
         probs[np.arange(len(features)), labels[rows]] -= 1
-        return (features.T @ probs).ravel() / len(features) + self.params["l2"] * x
+        return (features.T @ probs).ravel() / len(features) + self.params.l2 * x
 
     def true_grad(self, x: Array) -> Array:
         return self._gradient(x, slice(None), self.labels)
 
     def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
-        rows = rng.choice(len(self.labels), self.params["batch_size"], replace=False)
+        rows = rng.choice(len(self.labels), self.params.batch_size, replace=False)
         return self._gradient(x, rows, self.noisy_labels)
 
     def accuracy(self, X: Array) -> Array:
@@ -139,9 +141,6 @@ def _synthetic(
     n_samples: int, n_features: int, n_classes: int, rng: np.random.Generator
 ) -> tuple[Array, np.ndarray]:
     """Gaussian inputs; labels sampled from a random softmax teacher (so not separable)."""
-    require(n_samples >= 2, NAME, f"n_samples must be >= 2, got {n_samples}")
-    require(n_features >= 1, NAME, f"n_features must be >= 1, got {n_features}")
-    require(n_classes >= 2, NAME, f"n_classes must be >= 2, got {n_classes}")
     features = rng.standard_normal((n_samples, n_features))
     teacher = rng.standard_normal((n_features, n_classes)) * (3 / np.sqrt(n_features))
     probs = softmax(features @ teacher, axis=1)

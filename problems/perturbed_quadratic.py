@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 
-from gesbench.core.params import require
+from gesbench.core.params import Params, param
 from gesbench.core.problem import Array, Problem, frozen
 
 
@@ -15,6 +14,16 @@ def random_unit(rng: np.random.Generator, shape: tuple[int, ...]) -> Array:
     """Directions uniform on the sphere, along the last axis."""
     v = rng.standard_normal(shape)
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class PerturbedQuadraticParams(Params):
+    """The paper's Fig. 1 setting by default."""
+
+    n: int = param(1000, ge=1, doc="dimension")
+    m: int = param(2000, ge=1, doc="rows of A (data points)")
+    bias: float = param(1.0, ge=0, doc="size of the fixed bias, relative to ||grad f||")
+    noise: float = param(1.5, ge=0, doc="size of the fresh noise, relative to ||grad f||")
 
 
 class PerturbedQuadratic(Problem):
@@ -32,13 +41,11 @@ class PerturbedQuadratic(Problem):
     of interest (f_star is evaluated with the same formula, so excess losses are consistent).
     """
 
-    defaults: ClassVar[Mapping[str, Any]] = {"n": 1000, "m": 2000, "bias": 1.0, "noise": 1.5}
+    Params = PerturbedQuadraticParams
+    params: PerturbedQuadraticParams
 
     def _build(self, rng: np.random.Generator) -> None:
-        p = self.params
-        require(p["n"] >= 1 and p["m"] >= 1, "PerturbedQuadratic", "n and m must be >= 1")
-        require(p["bias"] >= 0 and p["noise"] >= 0, "PerturbedQuadratic", "bias, noise >= 0")
-        n, m = p["n"], p["m"]
+        n, m = self.params.n, self.params.m
         self.dim = n
         self.A = frozen(rng.standard_normal((m, n)))
         self.b = frozen(rng.standard_normal(m))
@@ -47,7 +54,7 @@ class PerturbedQuadratic(Problem):
         self.H = frozen(self.A.T @ self.A / m)
         self.c = frozen(self.A.T @ self.b / m)
         self._offset = float(self.b @ self.b) / (2 * m)
-        x_star = np.linalg.lstsq(self.A, self.b, rcond=None)[0]
+        x_star = np.asarray(np.linalg.lstsq(self.A, self.b, rcond=None)[0], dtype=float)
         self.f_star = float(self.loss(x_star[None, :])[0])
 
     def loss(self, X: Array) -> Array:
@@ -59,5 +66,5 @@ class PerturbedQuadratic(Problem):
     def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
         grad = self.true_grad(x)
         p = self.params
-        perturbation = p["bias"] * self.bias_direction + p["noise"] * random_unit(rng, (self.dim,))
+        perturbation = p.bias * self.bias_direction + p.noise * random_unit(rng, (self.dim,))
         return grad + perturbation * np.linalg.norm(grad)

@@ -3,17 +3,35 @@ backpropagation surrogate."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit, logit
 
-from gesbench.core.params import require
+from gesbench.core.params import Params, invalid, param
 from gesbench.core.problem import Array, Problem, frozen
 
-NAME = "TruncatedUnroll"
 META = ("per_step", "per_parameter")
+
+
+@dataclass(frozen=True)
+class TruncatedUnrollParams(Params):
+    """See :class:`TruncatedUnroll`."""
+
+    meta: str = param("per_step", choices=META, doc="what the learning rates are per")
+    T: int = param(100, ge=1, doc="inner steps unrolled")
+    K: int = param(10, ge=1, doc="last steps the surrogate backpropagates through (<= T)")
+    n_features: int = param(20, ge=1, doc="inner weights")
+    n_samples: int = param(100, ge=1, doc="inner examples")
+    condition: float = param(100.0, ge=1, doc="condition number of the inner Hessian")
+    max_lr: float = param(2.0, gt=0, doc="largest learning rate")
+    init_lr: float = param(0.1, gt=0, doc="starting learning rate (< max_lr)")
+
+    def validate(self) -> None:
+        if self.K > self.T:
+            invalid("K", f"must be in [1, T = {self.T}], got {self.K}")
+        if self.init_lr >= self.max_lr:
+            invalid("init_lr", f"must be in (0, max_lr = {self.max_lr}), got {self.init_lr}")
 
 
 class TruncatedUnroll(Problem):
@@ -43,55 +61,36 @@ class TruncatedUnroll(Problem):
     ``inner_floor``, the inner task's least-squares minimum, is a lower bound on the loss.
     """
 
-    defaults: ClassVar[Mapping[str, Any]] = {
-        "meta": "per_step",
-        "T": 100,
-        "K": 10,
-        "n_features": 20,
-        "n_samples": 100,
-        "condition": 100.0,
-        "max_lr": 2.0,
-        "init_lr": 0.1,
-    }
+    Params = TruncatedUnrollParams
+    params: TruncatedUnrollParams
 
     def _build(self, rng: np.random.Generator) -> None:
         p = self.params
-        require(p["meta"] in META, NAME, f"meta must be one of {META}, got {p['meta']!r}")
-        require(p["T"] >= 1, NAME, f"T must be >= 1, got {p['T']}")
-        require(1 <= p["K"] <= p["T"], NAME, f"K must be in [1, T = {p['T']}], got {p['K']}")
-        require(p["n_features"] >= 1 and p["n_samples"] >= 1, NAME, "inner sizes must be >= 1")
-        require(p["condition"] >= 1, NAME, f"condition must be >= 1, got {p['condition']}")
-        require(p["max_lr"] > 0, NAME, f"max_lr must be > 0, got {p['max_lr']}")
-        require(
-            0 < p["init_lr"] < p["max_lr"],
-            NAME,
-            f"init_lr must be in (0, max_lr = {p['max_lr']}), got {p['init_lr']}",
-        )
-        n, m = p["n_samples"], p["n_features"]
-        scales = p["condition"] ** (-0.5 * np.linspace(0.0, 1.0, m))
+        n, m = p.n_samples, p.n_features
+        scales = p.condition ** (-0.5 * np.linspace(0.0, 1.0, m))
         A = rng.standard_normal((n, m)) * scales
         A /= np.sqrt(np.linalg.eigvalsh(A.T @ A / n)[-1])
         y = A @ rng.standard_normal(m) + 0.1 * rng.standard_normal(n)
         self.A, self.y = frozen(A), frozen(y)
         self.hessian = frozen(A.T @ A / n)
         self.target = frozen(A.T @ y / n)  # grad L(w) = H w - target
-        w_best = np.linalg.lstsq(A, y, rcond=None)[0]
+        w_best = np.asarray(np.linalg.lstsq(A, y, rcond=None)[0], dtype=float)
         self.inner_floor = float(self.inner_loss(w_best[None, :])[0])
-        self.dim = p["T"] if p["meta"] == "per_step" else m
-        self.x0 = frozen(np.full(self.dim, logit(p["init_lr"] / p["max_lr"])))
+        self.dim = p.T if p.meta == "per_step" else m
+        self.x0 = frozen(np.full(self.dim, logit(p.init_lr / p.max_lr)))
         self.f_star = None
 
     def rates(self, X: Array) -> Array:
         """Learning rates of a batch of meta-parameter vectors, shape ``(batch, T, n_features)``
         (broadcast: ``(batch, T, 1)`` per step, ``(batch, 1, n_features)`` per parameter)."""
-        eta = self.params["max_lr"] * expit(X)
-        return eta[:, :, None] if self.params["meta"] == "per_step" else eta[:, None, :]
+        eta = self.params.max_lr * expit(X)
+        return eta[:, :, None] if self.params.meta == "per_step" else eta[:, None, :]
 
     def unroll(self, X: Array) -> Array:
         """Inner weights after each step: shape ``(T + 1, batch, n_features)``."""
         eta = self.rates(X)
-        w = np.zeros((self.params["T"] + 1, len(X), self.params["n_features"]))
-        for t in range(self.params["T"]):
+        w = np.zeros((self.params.T + 1, len(X), self.params.n_features))
+        for t in range(self.params.T):
             step = eta[:, min(t, eta.shape[1] - 1)]
             w[t + 1] = w[t] - step * (w[t] @ self.hessian - self.target)
         return w
@@ -106,11 +105,11 @@ class TruncatedUnroll(Problem):
 
     def backprop(self, x: Array, steps: int) -> Array:
         """Gradient of the final inner loss through the last ``steps`` steps of the unroll."""
-        T = self.params["T"]
+        T = self.params.T
         eta = self.rates(x[None, :])[0]
         w = self.unroll(x[None, :])[:, 0]
         grads = w @ self.hessian - self.target  # grad L(w_t) for every t
-        per_step = self.params["meta"] == "per_step"
+        per_step = self.params.meta == "per_step"
         d_eta = np.zeros_like(eta) if per_step else np.zeros((T, eta.shape[1]))
         adjoint = grads[T]  # dL(w_T)/dw_t, walked backwards
         for t in range(T - 1, T - 1 - steps, -1):
@@ -125,10 +124,10 @@ class TruncatedUnroll(Problem):
         eta_flat = eta[:, 0] if per_step else eta[0]
         d_flat = d_eta[:, 0] if per_step else d_eta.sum(axis=0)
         # eta = max_lr * sigmoid(x)  =>  d eta / dx = eta * (1 - eta / max_lr)
-        return d_flat * eta_flat * (1 - eta_flat / self.params["max_lr"])
+        return d_flat * eta_flat * (1 - eta_flat / self.params.max_lr)
 
     def true_grad(self, x: Array) -> Array:
-        return self.backprop(x, self.params["T"])
+        return self.backprop(x, self.params.T)
 
     def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
-        return self.backprop(x, self.params["K"])
+        return self.backprop(x, self.params.K)
