@@ -91,9 +91,13 @@ def test_executor_arguments_are_checked_before_anything_runs(small_experiment):
     for kwargs, message in [
         ({"executor": "threads"}, "unknown executor 'threads'; choose from sequential"),
         ({"workers": 0}, "workers must be >= 1"),
-        ({"timeout": 0.0}, "trial timeout must be a positive number"),
+        ({"timeout": 0.0}, "trial timeout must be a positive finite number"),
+        ({"timeout": float("inf")}, "trial timeout must be a positive finite number"),
         ({"retries": -1}, "retries must be >= 0"),
-        ({"scheduler": "tcp://localhost:8786"}, "needs the 'dask' executor"),
+        (
+            {"executor": "sequential", "scheduler": "tcp://localhost:8786"},
+            "needs the 'dask' executor",
+        ),
     ]:
         with pytest.raises(GesbenchError, match=message):
             execute(trials, **kwargs)

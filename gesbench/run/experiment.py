@@ -38,8 +38,6 @@ def run_experiment(
     ``executor`` defaults to 'dask' when a ``scheduler`` address is given, else to
     'processes' when ``workers > 1``, else 'sequential' (see :mod:`.executors`).
     """
-    if executor is None:
-        executor = "dask" if scheduler else "processes" if workers > 1 else "sequential"
     run_dir = Path(run_dir)
     trials = experiment.trials()
     with run_lock(run_dir), ResultStore(run_dir, create=True) as store:

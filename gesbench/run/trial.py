@@ -29,7 +29,10 @@ class TraceRecorder:
         optimizer: Optimizer,
         rng: np.random.Generator,
     ) -> None:
-        self.problem, self.oracle, self.optimizer, self.rng = problem, oracle, optimizer, rng
+        self.problem, self.oracle, self.optimizer = problem, oracle, optimizer
+        # Each logged point draws from its own generator, keyed by its iteration, so a point's
+        # alignment is the same whichever other points the schedule logs.
+        self._logging_key = int(rng.integers(2**63))
         self.f_star = np.nan if problem.f_star is None else problem.f_star
         self.rows: list[tuple[float, ...]] = []
         self._checkpoints = spec.trace.checkpoints()
@@ -40,7 +43,8 @@ class TraceRecorder:
         if not self.problem.has_true_grad:
             return np.nan
         true = self.problem.true_grad(x)
-        surrogate = self.problem.surrogate_grad(x, self.rng)
+        rng = np.random.default_rng([self._logging_key, self.oracle.iterations])
+        surrogate = self.problem.surrogate_grad(x, rng)
         denom = np.linalg.norm(true) * np.linalg.norm(surrogate)
         return float(true @ surrogate / denom) if denom > 0 else np.nan
 

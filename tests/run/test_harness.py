@@ -117,7 +117,7 @@ def test_failed_trials_are_retried_on_rerun_and_replaced(tmp_path, small_experim
     experiment = small_experiment.with_overrides(repetitions=1)
     trial = experiment.trials()[0]
     with ResultStore(tmp_path, create=True) as store:
-        from gesbench.run.executors import failed_result
+        from gesbench.run.executors.timed import failed_result
 
         store.write(failed_result(trial, "worker process died"))
         assert store.finished_ids() == set()
