@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -35,7 +36,7 @@ from gesbench.core.errors import GesbenchError, SpecError, UnknownNameError
 from gesbench.core.optimizer import Optimizer
 from gesbench.core.registry import Registry, optimizers, problems
 from gesbench.spec.schedule import TraceSchedule
-from gesbench.spec.trial import TrialSpec
+from gesbench.spec.trial import TrialSpec, canonical_json
 
 
 @dataclass(frozen=True)
@@ -151,11 +152,27 @@ def _entries(where: str, raw: Any, registry: Registry[Any]) -> list[Entry]:
             entries.append(
                 Entry(name, resolved, f"{base_label} {suffix}" if suffix else base_label)
             )
-    labels = [e.label for e in entries]
-    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    _check_distinct(where, entries)
+    return entries
+
+
+def _check_distinct(where: str, entries: list[Entry]) -> None:
+    """Labels name entries, and an entry's science (name and parameters) is its trials'
+    identity: two entries sharing either would show or run the same trials twice."""
+    labels = Counter(e.label for e in entries)
+    dupes = sorted(label for label, count in labels.items() if count > 1)
     if dupes:
         raise SpecError(f"{where}: duplicate label(s) {', '.join(dupes)}; give each entry a label")
-    return entries
+    seen: dict[str, str] = {}
+    for e in entries:
+        key = canonical_json([e.name, e.params])
+        if key in seen:
+            raise SpecError(
+                f"{where}: {e.label!r} and {seen[key]!r} are the same {e.name} with the same "
+                "parameters, hence the same trials; remove one (labels do not make trials "
+                "different)"
+            )
+        seen[key] = e.label
 
 
 def parse_experiment(data: dict[str, Any], default_name: str = "experiment") -> Experiment:
