@@ -41,10 +41,18 @@ def _run(args: argparse.Namespace) -> int:
     from gesbench.report.build import build_report
     from gesbench.run.experiment import run_experiment
     from gesbench.spec.experiment import load_experiment
+    from gesbench.store.reader import legacy_trials
 
     experiment = load_experiment(args.spec).with_overrides(args.repetitions, args.budget)
     out = Path(args.out) if args.out else Path("reports") / experiment.name
     print(f"{experiment.name}: {len(experiment.trials())} trials -> {out}")
+    legacy = legacy_trials(out)
+    if legacy:
+        print(
+            f"note: {out} holds {legacy} trial(s) from an older gesbench whose seeds were "
+            "derived differently; they stay readable (gesbench export, "
+            "load_results(..., all_trials=True)) but are not re-used: their trials run anew."
+        )
     try:
         counts = run_experiment(
             experiment,

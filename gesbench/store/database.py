@@ -194,11 +194,6 @@ class ResultStore:
         rows = self.db.execute("SELECT id, status FROM trials")
         return Counter(status for trial_id, status in rows if trial_id in wanted)
 
-    def legacy_count(self) -> int:
-        """Trials stored under an older trial identity (kept and readable, never re-used)."""
-        query = "SELECT COUNT(*) FROM trials WHERE identity_version != ?"
-        return int(self.db.execute(query, (IDENTITY_VERSION,)).fetchone()[0])
-
     def relabel(self, specs: Iterable[TrialSpec]) -> None:
         """Show stored trials under these specs' labels and experiment name.
 

@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from gesbench.core.errors import GesbenchError
-from gesbench.store.database import connect_readonly
+from gesbench.spec.trial import IDENTITY_VERSION
+from gesbench.store.database import connect_readonly, store_path
 from gesbench.store.record import TRACE_COLUMNS
 
 TRIAL_COLUMNS = [
@@ -42,6 +43,18 @@ def read_meta(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     (its trials), 'components' (what the run's problems and optimizers declared)."""
     with closing(connect_readonly(run_dir)) as db:
         return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
+
+
+def legacy_trials(run_dir: str | os.PathLike[str]) -> int:
+    """How many stored trials have ids of an older trial identity (0 without a store): they
+    stay readable but a run never re-uses them, since their seeds were derived differently."""
+    if not store_path(run_dir).is_file():
+        return 0
+    with closing(connect_readonly(run_dir)) as db:
+        if "identity_version" not in {row[1] for row in db.execute("PRAGMA table_info(trials)")}:
+            return int(db.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
+        query = "SELECT COUNT(*) FROM trials WHERE identity_version != ?"
+        return int(db.execute(query, (IDENTITY_VERSION,)).fetchone()[0])
 
 
 def load_results(run_dir: str | os.PathLike[str], *, all_trials: bool = False) -> Results:
