@@ -184,15 +184,20 @@ class Registry(Generic[T]):
         self._provided[key] = list(rows)
         return self._provided[key]
 
-    def _load_installed(self) -> dict[str, str]:
-        """Load every entry point; the error of each broken one, by entry-point name."""
+    def _load_installed(self) -> tuple[dict[str, T], dict[str, str]]:
+        """Load every entry point visible now: what they provide by name (the first entry point
+        to provide a name wins), and the error of each broken one, by entry-point name."""
+        provided: dict[str, T] = {}
         broken: dict[str, str] = {}
         for ep in self._entry_points():
             try:
-                self._provide(ep)
+                names = self._provide(ep)
             except PluginError as exc:
                 broken[ep.name] = str(exc)
-        return broken
+                continue
+            for name in names:
+                provided.setdefault(name, self._loaded[name])
+        return provided, broken
 
     # --- in-process registration ------------------------------------------------------------
 
@@ -230,8 +235,8 @@ class Registry(Generic[T]):
     def installed(self) -> list[str]:
         """Names provided by installed packages' entry points (the built-ins among them):
         every row of a table, and the entry point's own name for a plugin that is broken."""
-        broken = self._load_installed()
-        return sorted(set(self._loaded) | set(broken))
+        provided, broken = self._load_installed()
+        return sorted(set(provided) | set(broken))
 
     def names(self) -> list[str]:
         return sorted(set(self._classes) | set(self.installed()))
@@ -262,8 +267,8 @@ class Registry(Generic[T]):
     def load_all(self) -> tuple[dict[str, T], dict[str, str]]:
         """Every loadable class by name, and an error message for each broken plugin (by its
         entry point's name)."""
-        broken = self._load_installed()
-        loaded = {**self._loaded, **self._classes}
+        provided, broken = self._load_installed()
+        loaded = {**provided, **self._classes}
         return {name: loaded[name] for name in sorted(loaded)}, broken
 
     def create(self, name: str, params: Mapping[str, Any], **kwargs: Any) -> Any:
