@@ -34,6 +34,7 @@ from typing import Any
 from gesbench.core.budget import Budget
 from gesbench.core.errors import GesbenchError, SpecError, UnknownNameError
 from gesbench.core.optimizer import Optimizer
+from gesbench.core.params import ParameterError
 from gesbench.core.registry import Registry, optimizers, problems
 from gesbench.spec.schedule import TraceSchedule
 from gesbench.spec.trial import TrialSpec, canonical_json
@@ -115,6 +116,15 @@ def _check_params(cls: Any, name: str, given: dict[str, Any]) -> dict[str, Any]:
     return resolved
 
 
+def _parameter_error(at: str, exc: ParameterError) -> str:
+    """``problems[0].params.n: must be >= 1, got -5``: the failing field's path first."""
+    field, detail = exc.field, exc.detail
+    for prefix in (f"{field} ", f"parameter {field!r} "):
+        if field and detail.startswith(prefix):
+            return f"{at}.{field}: {detail.removeprefix(prefix)}"
+    return f"{at}: {detail}"
+
+
 def _entries(where: str, raw: Any, registry: Registry[Any]) -> list[Entry]:
     if not isinstance(raw, list) or not raw:
         raise SpecError(f"{where}: expected a non-empty array of tables ([[{where}]])")
@@ -146,6 +156,8 @@ def _entries(where: str, raw: Any, registry: Registry[Any]) -> list[Entry]:
             swept = dict(zip(sweep, combo, strict=True))
             try:
                 resolved = _check_params(cls, name, {**params, **swept})
+            except ParameterError as exc:
+                raise SpecError(_parameter_error(f"{at}.params", exc)) from None
             except GesbenchError as exc:
                 raise SpecError(f"{at}: {exc}") from None
             suffix = ", ".join(f"{k}={v}" for k, v in swept.items())

@@ -137,7 +137,7 @@ def connect_readonly(run_dir: str | os.PathLike[str]) -> sqlite3.Connection:
         check_schema(db, path)
     except sqlite3.DatabaseError as exc:
         db.close()
-        raise StoreError(f"{path} is not a readable gesbench result store: {exc}") from None
+        raise StoreError(f"{path} is not a gesbench result store (or is damaged): {exc}") from None
     except StoreError:
         db.close()
         raise

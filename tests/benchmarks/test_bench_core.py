@@ -25,11 +25,11 @@ from gesbench.core.registry import problems
 from gesbench.ges.guided_es import GuidedES
 from gesbench.report.build import build_report
 from gesbench.run.trial import TraceRecorder
-from gesbench.store.record import TRACE_COLUMNS, TrialResult
 from gesbench.spec.experiment import parse_experiment
 from gesbench.spec.schedule import TraceSchedule
 from gesbench.spec.trial import TrialSpec
 from gesbench.store.database import ResultStore
+from gesbench.store.record import TRACE_COLUMNS, TrialResult
 
 UNLIMITED = Budget("iterations", 10**12)
 

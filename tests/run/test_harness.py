@@ -12,8 +12,8 @@ from gesbench import GuidedES, load_results, parse_experiment
 from gesbench.core.registry import optimizers
 from gesbench.run.experiment import run_experiment
 from gesbench.run.trial import run_trial
-from gesbench.store.record import TRACE_COLUMNS
 from gesbench.store.database import ResultStore, store_path
+from gesbench.store.record import TRACE_COLUMNS
 
 from spec_factory import small_spec
 

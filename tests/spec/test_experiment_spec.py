@@ -58,9 +58,15 @@ def mutate(path: str, value):
         (mutate("optimizers.2.name", "guided_ess"), r"optimizers\[2\]\.name.*'guided_es'"),
         (mutate("problems.0.name", "quadratic"), r"problems\[0\]\.name.*unknown problem"),
         (mutate("optimizers.2.params", {"alpah": 0.3}), r"optimizers\[2\].*Did you mean 'alpha'"),
-        (mutate("optimizers.2.params", {"alpha": "high"}), r"'alpha' expects float"),
-        (mutate("optimizers.2.params", {"alpha": 2.0}), r"optimizers\[2\].*alpha must be in"),
-        (mutate("problems.0.params", {"n": "big"}), r"problems\[0\].*'n' expects int"),
+        (
+            mutate("optimizers.2.params", {"alpha": "high"}),
+            r"optimizers\[2\]\.params\.alpha: expects float",
+        ),
+        (
+            mutate("optimizers.2.params", {"alpha": 2.0}),
+            r"optimizers\[2\]\.params\.alpha: must be in",
+        ),
+        (mutate("problems.0.params", {"n": "big"}), r"problems\[0\]\.params\.n: expects int"),
         (mutate("repetitions", 0), r"repetitions"),
         (mutate("budget.limit", -5), r"budget\.limit"),
         (mutate("budget.kind", "seconds"), r"budget\.kind"),

@@ -207,8 +207,12 @@ def test_a_spec_file_that_is_not_utf8_raises_a_gesbench_error(tmp_path):
     ("path", "value", "field"),
     [
         (("budget", "limit"), float("inf"), "budget.limit"),
-        (("problems", 0, "params"), {"bias": float("nan")}, "'bias'"),
-        (("optimizers", 2, "sweep"), {"sigma": [0.1, float("-inf")]}, "'sigma'"),
+        (("problems", 0, "params"), {"bias": float("nan")}, r"params\.bias: must be finite"),
+        (
+            ("optimizers", 2, "sweep"),
+            {"sigma": [0.1, float("-inf")]},
+            r"params\.sigma: must be finite",
+        ),
     ],
 )
 def test_non_finite_numbers_in_a_spec_name_the_field(path, value, field):
