@@ -122,7 +122,7 @@ class CMAES(Optimizer):
     def step(self, oracle: Oracle) -> None:
         if self.converged:
             # Continuing would only shrink sigma until it underflows and the samples turn NaN.
-            if oracle.budget.kind != "iterations":
+            if not oracle.budget.counts_iterations:
                 raise BudgetExhausted  # ends the trial: what is left cannot change the result
             return
         want = self.params.evaluations_per_step or self.es.popsize
@@ -172,9 +172,8 @@ def _last_step(oracle: Oracle) -> bool:
     left = oracle.remaining_evaluations()
     if left is not None:
         return left <= 0
-    budget = oracle.budget
     # the driver counts this step only after it returns
-    return budget.kind == "iterations" and oracle.iterations + 1 >= budget.limit
+    return oracle.budget.is_last_iteration(oracle.iterations)
 
 
 CMA_DEFAULTS: Mapping[str, Any] = CMAES.defaults

@@ -15,30 +15,12 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from gesbench.core.budget import Budget
 from gesbench.core.errors import BudgetExhausted, HyperparameterError
 from gesbench.core.optimizer import Optimizer
 from gesbench.core.oracle import Oracle
 from gesbench.core.params import Params, param
 from gesbench.core.problem import Array
 from gesbench.core.registry import Preset
-
-
-def nevergrad_budget(budget: Budget, num_workers: int) -> int | None:
-    """Total loss evaluations to announce to Nevergrad for a trial budget.
-
-    Evaluation budgets give their limit; cost budgets what the limit buys at the evaluation cost
-    (these optimizers never call the surrogate); iteration budgets ``num_workers`` evaluations
-    per iteration. A surrogate-call budget announces none (such a trial cannot spend it and
-    is stopped by the driver after one step).
-    """
-    if budget.kind == "evaluations":
-        return int(budget.limit)
-    if budget.kind == "cost":
-        return int(budget.limit // budget.evaluation_cost)
-    if budget.kind == "iterations":
-        return int(budget.limit) * num_workers
-    return None
 
 
 @dataclass(frozen=True)
@@ -67,9 +49,11 @@ class NevergradES(Optimizer):
     Notes
     -----
     The Nevergrad optimizer is built at the first step, when the trial's budget is visible
-    through the oracle, and is told its total budget (see :func:`nevergrad_budget`). A step
-    asks ``min(num_workers, oracle.remaining_evaluations())`` candidates, so the budget is never
-    exceeded. The recommendation ``x`` is Nevergrad's own (``recommend()``: the mean for the CMA
+    through the oracle, and is told its total budget
+    (:meth:`~gesbench.core.budget.Budget.total_evaluations` at ``num_workers`` evaluations per
+    iteration; none under a surrogate-call budget, which such a trial cannot spend: the driver
+    stops it after one step). A step asks ``min(num_workers, oracle.remaining_evaluations())``
+    candidates, so the budget is never exceeded. The recommendation ``x`` is Nevergrad's own (``recommend()``: the mean for the CMA
     variants, the best point seen by its pessimistic estimate for the others).
     """
 
@@ -107,7 +91,7 @@ class NevergradES(Optimizer):
         parametrization.random_state = np.random.RandomState(self._seed)
         return ng.optimizers.registry[self.ng_name](
             parametrization=parametrization,
-            budget=nevergrad_budget(oracle.budget, p.num_workers),
+            budget=oracle.budget.total_evaluations(p.num_workers),
             num_workers=p.num_workers,
         )
 

@@ -154,7 +154,7 @@ class _Contract:
                 f"{self.name}: exceeded its {budget.kind!r} budget: spent {spent} > {budget.limit}"
             )
             assert result.iterations >= 1, f"{self.name}: did no iteration under {budget}"
-            if budget.kind == "iterations":
+            if budget.counts_iterations:
                 assert result.iterations == budget.limit, (
                     f"{self.name}: stopped after {result.iterations} of {budget.limit} iterations"
                 )

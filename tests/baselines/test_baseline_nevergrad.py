@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from gesbench.baselines.nevergrad_es import FAMILY, NevergradES, nevergrad_budget
+from gesbench.baselines.nevergrad_es import FAMILY, NevergradES
 from gesbench.core.budget import Budget
 from gesbench.core.errors import HyperparameterError
 from gesbench.core.optimizer import drive
@@ -56,7 +56,7 @@ def test_each_family_member_is_registered_under_its_own_name() -> None:
     ],
 )
 def test_announced_budget(budget: Budget, workers: int, expected: int | None) -> None:
-    assert nevergrad_budget(budget, workers) == expected
+    assert budget.total_evaluations(workers) == expected
 
 
 def test_optimizer_is_told_the_trial_budget_and_asks_in_batches() -> None:
