@@ -53,8 +53,9 @@ class NevergradES(Optimizer):
     (:meth:`~gesbench.core.budget.Budget.total_evaluations` at ``num_workers`` evaluations per
     iteration; none under a surrogate-call budget, which such a trial cannot spend: the driver
     stops it after one step). A step asks ``min(num_workers, oracle.remaining_evaluations())``
-    candidates, so the budget is never exceeded. The recommendation ``x`` is Nevergrad's own (``recommend()``: the mean for the CMA
-    variants, the best point seen by its pessimistic estimate for the others).
+    candidates, so the budget is never exceeded. The recommendation ``x`` is Nevergrad's own
+    (``recommend()``: the mean for the CMA variants, the best point seen by its pessimistic
+    estimate for the others).
     """
 
     Params = NevergradParams
