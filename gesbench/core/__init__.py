@@ -17,8 +17,15 @@ from gesbench.core.errors import (
 )
 from gesbench.core.optimizer import Optimizer, OptimizeResult
 from gesbench.core.oracle import Oracle
+from gesbench.core.params import ParameterError, Params, invalid, param
 from gesbench.core.problem import Array, FunctionProblem, Problem, frozen
-from gesbench.core.registry import optimizers, problems, register_optimizer, register_problem
+from gesbench.core.registry import (
+    Preset,
+    optimizers,
+    problems,
+    register_optimizer,
+    register_problem,
+)
 
 __all__ = [
     "Array",
@@ -31,13 +38,18 @@ __all__ = [
     "OptimizeResult",
     "Optimizer",
     "Oracle",
+    "ParameterError",
+    "Params",
     "PluginError",
+    "Preset",
     "Problem",
     "SpecError",
     "StoreError",
     "UnknownNameError",
     "frozen",
+    "invalid",
     "optimizers",
+    "param",
     "problems",
     "register_optimizer",
     "register_problem",
