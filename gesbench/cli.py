@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from gesbench.core.errors import GesbenchError
 from gesbench.reproduce.published import REPRODUCTIONS
@@ -15,6 +17,9 @@ def _list(args: argparse.Namespace) -> int:
     from gesbench.core.registry import optimizers, problems
     from gesbench.spec.experiment import builtin_experiments
 
+    if args.json:
+        print(json.dumps(_catalog(), indent=2, default=repr))
+        return 0
     for title, registry in (("Problems", problems), ("Optimizers", optimizers)):
         print(f"{title}:")
         loaded, broken = registry.load_all()
@@ -35,6 +40,30 @@ def _list(args: argparse.Namespace) -> int:
     for name, reproduction in REPRODUCTIONS.items():
         print(f"  {name:<22} {reproduction.source}")
     return 0
+
+
+def _catalog() -> dict[str, Any]:
+    """Everything ``gesbench list`` shows, as data: components with their declared parameters
+    and origin, broken plugins apart, built-in experiments and reproductions."""
+    from gesbench.core.registry import optimizers, problems
+    from gesbench.spec.experiment import builtin_experiments
+
+    catalog: dict[str, Any] = {"gesbench": _version(), "broken_plugins": {}}
+    for kind, registry in (("problems", problems), ("optimizers", optimizers)):
+        loaded, broken = registry.load_all()
+        catalog[kind] = {name: registry.describe(name) for name in loaded}
+        catalog["broken_plugins"][kind] = broken
+    catalog["experiments"] = builtin_experiments()
+    catalog["reproductions"] = {
+        name: {"spec": r.spec, "source": r.source, "at": r.at} for name, r in REPRODUCTIONS.items()
+    }
+    return catalog
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("gesbench")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -158,9 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gesbench",
         description="Benchmark Guided ES and other surrogate-gradient optimizers.",
     )
+    parser.add_argument("--version", action="version", version=f"gesbench {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list problems, optimizers and built-in experiments")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="everything as JSON: declared parameters, defaults, origin, broken plugins",
+    )
     p.set_defaults(func=_list)
 
     p = sub.add_parser("run", help="run (or resume) an experiment and build its report")

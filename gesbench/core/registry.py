@@ -136,6 +136,7 @@ class Registry(Generic[T]):
         self._loaded: dict[str, T] = {}  # provided by entry points loaded so far
         self._provided: dict[tuple[str, str], list[str]] = {}  # entry point -> its names
         self._broken: dict[tuple[str, str], PluginError] = {}
+        self._origins: dict[str, dict[str, Any]] = {}  # name -> providing distribution
 
     # --- entry points -----------------------------------------------------------------------
 
@@ -179,8 +180,15 @@ class Registry(Generic[T]):
         except PluginError as exc:
             self._broken[key] = exc
             raise
+        dist = ep.dist
+        origin = {
+            "distribution": dist.metadata["Name"] if dist is not None else None,
+            "version": dist.version if dist is not None else None,
+            "entry_point": f"{ep.name} = {ep.value}",
+        }
         for name, cls in rows.items():
             self._loaded.setdefault(name, cls)  # the first entry point to provide a name wins
+            self._origins.setdefault(name, origin)
         self._provided[key] = list(rows)
         return self._provided[key]
 
@@ -263,6 +271,40 @@ class Registry(Generic[T]):
             if name in self._loaded:
                 return self._loaded[name]
         raise UnknownNameError(self.kind, name, self.names())
+
+    def origin(self, name: str) -> dict[str, Any]:
+        """Where ``name`` comes from: the distribution (and version) whose entry point provides
+        it, with ``builtin`` true for gesbench's own; ``distribution`` None for a class
+        registered in this process."""
+        if name in self._classes:
+            return {"distribution": None, "version": None, "builtin": False}
+        self.get(name)
+        origin = self._origins[name]
+        return {**origin, "builtin": origin["distribution"] == "gesbench"}
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """``name`` as data (what ``gesbench list --json`` shows and a run stores): its summary
+        line, declared parameters (type, default, constraint, doc), the defaults a user can
+        change, what a preset fixes, whether it uses the surrogate, and its origin."""
+        cls: Any = self.get(name)
+        doc = (cls.__doc__ or "").strip()
+        return {
+            "summary": doc.splitlines()[0] if doc else "",
+            "parameters": {
+                key: {
+                    "type": info.type_name,
+                    "default": info.default,
+                    "constraint": info.constraints.describe(),
+                    "doc": info.doc,
+                }
+                for key, info in cls.Params.describe().items()
+                if key not in cls.fixed
+            },
+            "defaults": dict(cls.defaults),
+            "fixed": dict(cls.fixed),
+            "uses_surrogate": bool(getattr(cls, "uses_surrogate", False)),
+            "origin": self.origin(name),
+        }
 
     def load_all(self) -> tuple[dict[str, T], dict[str, str]]:
         """Every loadable class by name, and an error message for each broken plugin (by its

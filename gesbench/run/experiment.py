@@ -71,15 +71,8 @@ def run_experiment(
 
 def _describe(registry: Registry[Any], name: str) -> dict[str, Any]:
     """What a report needs to know of a component, stored so that reporting never needs the
-    component (or its plugin) again: its summary line and declared defaults."""
-    component = registry.get(name)
-    doc = (component.__doc__ or "").strip()
-    return {
-        "summary": doc.splitlines()[0] if doc else "",
-        "defaults": dict(component.defaults),
-        "uses_surrogate": bool(getattr(component, "uses_surrogate", False)),
-        "guided_es": _is_guided_es(component),
-    }
+    component (or its plugin) again: its description, and whether it is a Guided ES."""
+    return {**registry.describe(name), "guided_es": _is_guided_es(registry.get(name))}
 
 
 def _is_guided_es(component: Any) -> bool:
