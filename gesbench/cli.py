@@ -60,6 +60,13 @@ def _catalog() -> dict[str, Any]:
     return catalog
 
 
+def _completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    print(shtab.complete(build_parser(), shell=args.shell))
+    return 0
+
+
 def _version() -> str:
     from importlib.metadata import version
 
@@ -197,6 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="everything as JSON: declared parameters, defaults, origin, broken plugins",
     )
     p.set_defaults(func=_list)
+
+    p = sub.add_parser(
+        "completion",
+        help="print a shell completion script, e.g. gesbench completion bash > ~/.gesbench.bash",
+    )
+    p.add_argument("shell", choices=("bash", "zsh", "tcsh"))
+    p.set_defaults(func=_completion)
 
     p = sub.add_parser("run", help="run (or resume) an experiment and build its report")
     p.add_argument("spec", help="built-in experiment name (see `gesbench list`) or a TOML path")

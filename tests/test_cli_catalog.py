@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from importlib.metadata import EntryPoint, version
 
 import pytest
@@ -68,3 +70,22 @@ def test_plugins_registered_here_and_broken_plugins_are_told_apart(capsys, monke
     assert "half_finished" not in data["optimizers"]
     assert "failed to load" in data["broken_plugins"]["optimizers"]["half_finished"]
     assert data["broken_plugins"]["problems"] == {}
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_bash_completion_completes_subcommands_and_options(tmp_path, capsys) -> None:
+    assert main(["completion", "bash"]) == 0
+    script = tmp_path / "gesbench.bash"
+    script.write_text(capsys.readouterr().out)
+    complete = (
+        f"source {script}; COMP_WORDS=({{words}}); COMP_CWORD={{index}}; "
+        '_shtab_gesbench gesbench "${{COMP_WORDS[{index}]}}"; echo "${{COMPREPLY[@]}}"'
+    )
+
+    def completions(*words: str) -> set[str]:
+        command = complete.format(words=" ".join(words), index=len(words) - 1)
+        out = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=True)
+        return set(out.stdout.split())
+
+    assert completions("gesbench", "re") == {"report", "reproduce"}
+    assert completions("gesbench", "run", "--work") == {"--workers"}
