@@ -67,6 +67,17 @@ def _completion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runs(args: argparse.Namespace) -> int:
+    from gesbench.store.folders import list_runs
+
+    table = list_runs(args.dir)
+    if table.empty:
+        print(f"no run folders under {args.dir}")
+        return 0
+    print(table.astype(object).where(table.notna(), "").to_string(index=False))
+    return 0
+
+
 def _version() -> str:
     from importlib.metadata import version
 
@@ -204,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="everything as JSON: declared parameters, defaults, origin, broken plugins",
     )
     p.set_defaults(func=_list)
+
+    p = sub.add_parser(
+        "runs", help="the run folders under DIR: experiment, last change, trials, report state"
+    )
+    p.add_argument("dir", nargs="?", default="reports", help="where to look (default: reports)")
+    p.set_defaults(func=_runs)
 
     p = sub.add_parser(
         "completion",
