@@ -29,7 +29,11 @@ class Optimizer(Configurable, ABC):
     """
 
     uses_surrogate: ClassVar[bool] = True
-    """Whether the optimizer calls the surrogate gradient at all (informational)."""
+    """Whether the optimizer calls the surrogate gradient at all (a spec with a surrogate-call
+    budget refuses one that does not)."""
+    uses_loss: ClassVar[bool | None] = None
+    """Whether the optimizer evaluates the loss at all (a spec with an evaluation budget refuses
+    one that does not). None: not declared; the spec then tries one step on a small problem."""
     params: Params
 
     def __init__(self, rng: np.random.Generator | int | None = None, **params: Any) -> None:
@@ -116,15 +120,28 @@ def drive(
     :class:`Diverged` when the recommendation becomes non-finite, and
     :class:`~gesbench.core.errors.GesbenchError` when an iteration spends nothing of a budget that
     does not count iterations (e.g. vanilla ES under a surrogate-call budget), which would
-    otherwise never end.
+    otherwise never end, naming the real cause when the step swallowed the oracle's
+    ``BudgetExhausted``. A :class:`Diverged` the oracle raised is raised again after a step
+    that caught it.
     """
     counts_iterations = oracle.budget.counts_iterations
     try:
         while not oracle.exhausted:
             before = oracle.spent
+            refused = oracle._signals()[0]
             optimizer.step(oracle)
             oracle._end_iteration()
+            refusals, diverged = oracle._signals()
+            if diverged is not None:  # raised by the oracle, but the step caught it
+                raise Diverged(diverged)
             if not counts_iterations and oracle.spent == before:
+                if refusals > refused:
+                    raise GesbenchError(
+                        f"{optimizer.name} caught the BudgetExhausted signal the oracle raised "
+                        f"when its {oracle.budget.kind!r} budget ran out, and went on: let "
+                        "gesbench.core.errors.BudgetExhausted propagate out of step (an "
+                        "'except Exception' around oracle calls swallows it)"
+                    )
                 raise GesbenchError(
                     f"{optimizer.name} spent nothing of its {oracle.budget.kind!r} budget in an "
                     "iteration, so the budget would never run out; choose another budget kind"

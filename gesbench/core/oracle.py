@@ -2,11 +2,21 @@
 
 It counts loss evaluations and surrogate-gradient calls, refuses requests past the trial's
 budget (raising :class:`~gesbench.core.errors.BudgetExhausted`, which the driver catches), turns
-non-finite values into :class:`~gesbench.core.errors.Diverged`, and never exposes the true gradient
-or the optimal value.
+non-finite values into :class:`~gesbench.core.errors.Diverged`, and never exposes the problem,
+its true gradient or its optimal value.
+
+The problem, the noise generator and the counters live in closures, not in attributes, so an
+optimizer has no attribute path to the problem (``oracle._problem`` does not exist) and cannot
+reset a counter: every query goes through the counted ``loss`` and ``surrogate_grad``. (Python
+cannot stop code that digs through closures on purpose; ``gesbench.testing.check_optimizer``
+counts the problem's real calls to catch that.) The oracle also remembers the signals it
+raised, so the driver can tell an optimizer that swallowed one (an ``except Exception`` around
+its queries) from one that simply spends nothing.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -17,36 +27,116 @@ from gesbench.core.problem import Array, Problem, frozen
 
 
 class Oracle:
-    """Budgeted, counted access to a problem's loss and surrogate gradient."""
+    """Budgeted, counted access to a problem's loss and surrogate gradient.
+
+    Attributes
+    ----------
+    budget : Budget
+        The trial's budget.
+    dim : int
+        Number of variables.
+    x0 : ndarray
+        The problem's starting point (read-only).
+    loss : callable
+        ``loss(X)``: true loss of each row of ``X`` (a 1-D ``X`` is one point and gives a 0-d
+        result); charges one evaluation per row.
+    surrogate_grad : callable
+        ``surrogate_grad(x)``: the surrogate gradient at ``x``; charges one call.
+    """
+
+    __slots__ = (
+        "_counts",
+        "_end_iteration",
+        "_signals",
+        "budget",
+        "dim",
+        "loss",
+        "surrogate_grad",
+        "x0",
+    )
+
+    budget: Budget
+    dim: int
+    x0: Array
+    loss: Callable[[ArrayLike], Array]
+    surrogate_grad: Callable[[ArrayLike], Array]
+    _counts: Callable[[], tuple[int, int, int]]
+    _end_iteration: Callable[[], None]
+    _signals: Callable[[], tuple[int, str | None]]
 
     def __init__(self, problem: Problem, budget: Budget, rng: np.random.Generator) -> None:
-        self._problem = problem
-        self._rng = rng
+        dim: int = problem.dim
+        # [iterations, evaluations, gradient calls, refused requests]; only closures see it.
+        counts = [0, 0, 0, 0]
+        diverged: list[str] = []  # the first Diverged raised, in case the optimizer hides it
+
+        def charge(evaluations: int, gradient_calls: int) -> None:
+            evaluations += counts[1]
+            gradient_calls += counts[2]
+            if not budget.allows(counts[0], evaluations, gradient_calls):
+                counts[3] += 1
+                raise BudgetExhausted
+            counts[1], counts[2] = evaluations, gradient_calls
+
+        def nonfinite(message: str) -> Diverged:
+            if not diverged:
+                diverged.append(message)
+            return Diverged(message)
+
+        def loss(X: ArrayLike) -> Array:
+            points = np.asarray(X, dtype=float)
+            batch = np.atleast_2d(points)
+            if batch.ndim != 2 or batch.shape[1] != dim:
+                raise ValueError(f"points must have {dim} columns, got shape {points.shape}")
+            charge(len(batch), 0)
+            values = np.asarray(problem.loss(batch), dtype=float)
+            if not np.isfinite(values).all():
+                raise nonfinite(
+                    f"non-finite loss at iteration {counts[0]} (evaluation {counts[1]})"
+                )
+            result: Array = values[0] if points.ndim == 1 else values
+            return result
+
+        def surrogate_grad(x: ArrayLike) -> Array:
+            point = np.asarray(x, dtype=float)
+            charge(0, 1)
+            g = np.asarray(problem.surrogate_grad(point, rng), dtype=float)
+            if not np.isfinite(g).all():
+                raise nonfinite(f"non-finite surrogate gradient at iteration {counts[0]}")
+            return g
+
+        def end_iteration() -> None:
+            counts[0] += 1
+
+        loss.__doc__ = "True loss of each row of ``X`` (a 1-D ``X`` gives a 0-d result)."
+        surrogate_grad.__doc__ = "Surrogate gradient at ``x`` (one call)."
         self.budget = budget
-        self.dim: int = problem.dim
-        self.x0: Array = frozen(problem.x0)
-        self._iterations = 0
-        self._evaluations = 0
-        self._gradient_calls = 0
+        self.dim = dim
+        self.x0 = frozen(problem.x0)
+        self.loss = loss
+        self.surrogate_grad = surrogate_grad
+        self._counts = lambda: (counts[0], counts[1], counts[2])
+        self._end_iteration = end_iteration  # only the driver calls this
+        self._signals = lambda: (counts[3], diverged[0] if diverged else None)
 
     @property
     def iterations(self) -> int:
         """Iterations completed (counted by the driver, :func:`~gesbench.core.optimizer.drive`)."""
-        return self._iterations
+        return self._counts()[0]
 
     @property
     def evaluations(self) -> int:
         """Loss evaluations charged so far."""
-        return self._evaluations
+        return self._counts()[1]
 
     @property
     def gradient_calls(self) -> int:
         """Surrogate-gradient calls charged so far."""
-        return self._gradient_calls
+        return self._counts()[2]
 
     @property
     def spent(self) -> float:
-        return self.budget.spent(self._iterations, self._evaluations, self._gradient_calls)
+        return self.budget.spent(*self._counts())
 
     @property
     def exhausted(self) -> bool:
@@ -55,40 +145,4 @@ class Oracle:
 
     def remaining_evaluations(self) -> int | None:
         """How many more loss evaluations fit in the budget (None: evaluations are not limited)."""
-        return self.budget.evaluations_left(
-            self._iterations, self._evaluations, self._gradient_calls
-        )
-
-    def _end_iteration(self) -> None:
-        """Count one finished iteration; only the driver calls this."""
-        self._iterations += 1
-
-    def _charge(self, evaluations: int, gradient_calls: int) -> None:
-        evaluations += self._evaluations
-        gradient_calls += self._gradient_calls
-        if not self.budget.allows(self._iterations, evaluations, gradient_calls):
-            raise BudgetExhausted
-        self._evaluations, self._gradient_calls = evaluations, gradient_calls
-
-    def loss(self, X: ArrayLike) -> Array:
-        """True loss of each row of ``X`` (a 1-D ``X`` is one point and gives a 0-d result)."""
-        X = np.asarray(X, dtype=float)
-        batch = np.atleast_2d(X)
-        if batch.ndim != 2 or batch.shape[1] != self.dim:
-            raise ValueError(f"points must have {self.dim} columns, got shape {X.shape}")
-        self._charge(len(batch), 0)
-        values = np.asarray(self._problem.loss(batch), dtype=float)
-        if not np.isfinite(values).all():
-            raise Diverged(
-                f"non-finite loss at iteration {self._iterations} (evaluation {self._evaluations})"
-            )
-        return values[0] if X.ndim == 1 else values
-
-    def surrogate_grad(self, x: ArrayLike) -> Array:
-        """Surrogate gradient at ``x`` (one call)."""
-        x = np.asarray(x, dtype=float)
-        self._charge(0, 1)
-        g = np.asarray(self._problem.surrogate_grad(x, self._rng), dtype=float)
-        if not np.isfinite(g).all():
-            raise Diverged(f"non-finite surrogate gradient at iteration {self._iterations}")
-        return g
+        return self.budget.evaluations_left(*self._counts())

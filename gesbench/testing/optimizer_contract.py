@@ -7,6 +7,9 @@ that fails:
 - the budget is never exceeded, for every budget kind (iterations, evaluations, surrogate
   calls, weighted cost); an optimizer that never spends what a budget counts (e.g. no loss
   evaluations) must be stopped with a :class:`~gesbench.core.errors.GesbenchError`, not loop;
+- every loss evaluation and surrogate call reaches the problem through the oracle: the test
+  problem counts the calls it really receives, which must equal the oracle's counters (an
+  optimizer that digs the problem out of the oracle and queries it directly fails);
 - the same trial gives the same trace, and another seed gives another trace;
 - it works in dimension 1 (or refuses it with a clear GesbenchError when the class declares
   ``min_dim > 1``) and at n = 1000, and its recommendation ``x`` stays finite with shape (n,);
@@ -63,14 +66,17 @@ class ContractQuadratic(Problem):
         self.center = frozen(rng.standard_normal(self.dim))
         self.x0 = frozen(np.zeros(self.dim))
         self.f_star = 0.0
+        self.received = {"evaluations": 0, "gradient_calls": 0}  # what really reached it
 
     def loss(self, X: Array) -> Array:
+        self.received["evaluations"] += len(X)
         return 0.5 * np.sum((X - self.center) ** 2, axis=1)
 
     def true_grad(self, x: Array) -> Array:
         return x - self.center
 
     def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
+        self.received["gradient_calls"] += 1
         g = self.true_grad(x)
         return g + self.params.noise * np.linalg.norm(g) * rng.standard_normal(self.dim)
 
@@ -149,6 +155,7 @@ class _Contract:
                 )
                 continue
             result = self.run(self.spec(budget))
+            self.check_counted(self.spec(budget))
             spent = budget.spent(result.iterations, result.evaluations, result.gradient_calls)
             assert spent <= budget.limit, (
                 f"{self.name}: exceeded its {budget.kind!r} budget: spent {spent} > {budget.limit}"
@@ -164,6 +171,17 @@ class _Contract:
                     f"{self.name}: trace column {column!r} decreases under {budget}"
                 )
             assert trace["cost"][-1] <= budget.limit, f"{self.name}: trace ends past {budget}"
+
+    def check_counted(self, spec: TrialSpec) -> None:
+        """Every query the problem received was charged by the oracle."""
+        _, problem, oracle = _drive(spec)
+        for counter in ("evaluations", "gradient_calls"):
+            received, charged = problem.received[counter], getattr(oracle, counter)
+            assert received == charged, (
+                f"{self.name}: the problem received {received} {counter.replace('_', ' ')} "
+                f"under {spec.budget} but the oracle charged {charged}: the optimizer reached "
+                "the problem without going through the oracle"
+            )
 
     def check_seeds(self, stochastic: bool) -> None:
         # long enough for population methods stepping one candidate at a time to move
@@ -239,6 +257,13 @@ def _trajectory(spec: TrialSpec, disturb: bool = False, who: str = "") -> list[A
     With ``disturb``, numpy's global RNG is scrambled before ``start`` and before every step,
     and must be found untouched afterwards.
     """
+    return _drive(spec, disturb, who)[0]
+
+
+def _drive(
+    spec: TrialSpec, disturb: bool = False, who: str = ""
+) -> tuple[list[Array], Any, Oracle]:
+    """:func:`_trajectory`'s recommendations, with the problem and the oracle it ran with."""
     streams = spec.streams()
     problem = problems.create(spec.problem, spec.problem_params, rng=streams.problem)
     optimizer = optimizers.create(spec.optimizer, spec.optimizer_params, rng=streams.optimizer)
@@ -266,7 +291,7 @@ def _trajectory(spec: TrialSpec, disturb: bool = False, who: str = "") -> list[A
     if disturb:
         state = _scramble(1)
     drive(optimizer, oracle, after)
-    return xs
+    return xs, problem, oracle
 
 
 CHECKS: tuple[str, ...] = ("budgets", "seeds", "dimensions", "nonfinite", "global_rng")

@@ -97,3 +97,47 @@ def test_counters_are_read_only_and_counted_by_the_driver_only() -> None:
     ges.start(problem.x0)
     drive(ges, oracle)
     assert (oracle.iterations, oracle.evaluations, oracle.gradient_calls) == (4, 8, 4)
+
+
+def test_the_oracle_holds_no_attribute_path_to_the_problem() -> None:
+    problem = PerturbedQuadratic(np.random.default_rng(0), n=3, m=5)
+    oracle = Oracle(problem, Budget(), np.random.default_rng(0))
+    assert not hasattr(oracle, "_problem") and not hasattr(oracle, "__dict__")
+    reachable = [getattr(oracle, name) for name in dir(oracle) if not name.startswith("__")]
+    assert not any(value is problem for value in reachable)
+    with pytest.raises(AttributeError):
+        oracle._problem = problem  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        oracle._evaluations = 0  # type: ignore[attr-defined]
+
+
+class SwallowsEverything(GuidedES):
+    """Catches every exception around its queries, the oracle's signals included."""
+
+    def step(self, oracle):
+        try:
+            super().step(oracle)
+        except Exception:
+            self.x = self.x.copy()
+
+
+def test_an_optimizer_that_swallows_the_budget_signal_is_told_so() -> None:
+    oracle = make_oracle(Budget("evaluations", 7))  # GES spends 2 per step: the 4th is refused
+    ges = SwallowsEverything(rng=0)
+    ges.start(oracle.x0)
+    with pytest.raises(GesbenchError) as error:
+        drive(ges, oracle)
+    message = str(error.value)
+    assert "caught the BudgetExhausted signal the oracle raised when its 'evaluations'" in message
+    assert "let gesbench.core.errors.BudgetExhausted propagate" in message
+    assert "choose another budget kind" not in message
+    assert oracle.evaluations == 6
+
+
+def test_a_swallowed_non_finite_loss_still_ends_the_trial_as_diverged() -> None:
+    oracle = make_oracle(Budget("iterations", 10), f=lambda X: np.full(len(X), np.nan))
+    ges = SwallowsEverything(rng=0)
+    ges.start(oracle.x0)
+    with pytest.raises(Diverged, match="non-finite loss at iteration 0"):
+        drive(ges, oracle)
+    assert oracle.iterations == 1

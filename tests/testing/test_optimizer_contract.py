@@ -8,9 +8,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from gesbench.core.errors import BudgetExhausted, GesbenchError, HyperparameterError
+from gesbench.core.errors import GesbenchError, HyperparameterError
 from gesbench.core.optimizer import Optimizer
 from gesbench.core.oracle import Oracle
+from gesbench.core.problem import Problem
 from gesbench.core.registry import optimizers
 from gesbench.testing import check_optimizer
 from gesbench.testing.optimizer_contract import CHECKS
@@ -62,13 +63,48 @@ class GlobalRandomSearch(NoisyCoordinateSearch):
 
 
 class Overspender(NoisyCoordinateSearch):
-    """Breaks the contract: catches the budget signal and keeps iterating."""
+    """Breaks the contract: swallows every exception, the budget signal too, and goes on."""
+
+    failures = 0
 
     def step(self, oracle: Oracle) -> None:
         try:
             super().step(oracle)
-        except BudgetExhausted:
-            oracle._evaluations += 2  # reaches past the read-only counters
+        except Exception:
+            self.failures += 1
+
+
+class ProblemCaller(NoisyCoordinateSearch):
+    """Breaks the contract: evaluates the problem behind the oracle's back, 10x its budget."""
+
+    def step(self, oracle: Oracle) -> None:
+        problem = oracle._problem  # type: ignore[attr-defined]
+        problem.loss(np.tile(self.x, (20, 1)))
+        super().step(oracle)
+
+
+def dig_out_problem(oracle: Oracle) -> Problem:
+    """What a determined cheat can still do in Python: search the oracle's closures."""
+    for cell in oracle.loss.__closure__ or ():  # type: ignore[attr-defined]
+        if isinstance(cell.cell_contents, Problem):
+            return cell.cell_contents
+    raise AssertionError("no problem in the oracle's closures")
+
+
+class ClosureDigger(NoisyCoordinateSearch):
+    """Breaks the contract: digs the problem out of the oracle's closures and queries it."""
+
+    def step(self, oracle: Oracle) -> None:
+        dig_out_problem(oracle).loss(np.tile(self.x, (20, 1)))
+        super().step(oracle)
+
+
+class ClosureSurrogate(NoisyCoordinateSearch):
+    """Breaks the contract: calls the problem's surrogate gradient uncounted."""
+
+    def step(self, oracle: Oracle) -> None:
+        dig_out_problem(oracle).surrogate_grad(self.x, self.rng)
+        super().step(oracle)
 
 
 class NaNRecommender(NoisyCoordinateSearch):
@@ -87,7 +123,18 @@ def test_third_party_class_passes() -> None:
     ("cls", "message"),
     [
         (GlobalRandomSearch, "global RNG"),
-        (Overspender, "exceeded"),
+        (
+            Overspender,
+            "caught the BudgetExhausted signal the oracle raised when its 'evaluations' budget "
+            "ran out, and went on",
+        ),
+        (ProblemCaller, "'Oracle' object has no attribute '_problem'"),
+        (
+            ClosureDigger,
+            r"the problem received \d+ evaluations under Budget\(kind='iterations'.* but the "
+            r"oracle charged 14: the optimizer reached the problem without going through",
+        ),
+        (ClosureSurrogate, r"the problem received 7 gradient calls .* but the oracle charged 0"),
     ],
 )
 def test_contract_catches_violations(cls: type[Optimizer], message: str) -> None:
