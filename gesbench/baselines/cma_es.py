@@ -62,17 +62,26 @@ class CMAES(Optimizer):
 
     Notes
     -----
-    The recommendation ``x`` is the distribution mean (pycma's "favourite" solution), not the
-    best point evaluated: it is what the algorithm believes in, and it is comparable with the
-    iterate of the gradient-like methods.
+    The recommendation ``x`` is the distribution mean after the last complete generation
+    (pycma's ``result.xfavorite``), not the best point evaluated: it is what the algorithm
+    believes in, and it is comparable with the iterate of the gradient-like methods.
 
     The budget is never exceeded: before each batch the step asks
     ``oracle.remaining_evaluations()`` and evaluates only the candidates that still fit. When
     the budget then runs out (evaluation or cost budgets; for iteration budgets, in the last
-    iteration) with a generation only partly evaluated, that truncated generation moves the
-    mean the way a full one would, over the candidates evaluated: the best ``min(mu, r)`` of the
-    ``r`` evaluated are recombined with pycma's leading weights renormalised to sum 1. Step size
-    and covariance are not updated, since no generation follows.
+    iteration) with a generation only partly evaluated, ``r`` of its ``lambda`` candidates, that
+    partial generation moves the mean only if pycma would take it as a generation: when
+    ``r >= max(lambda - 2, 5)``, the number of solutions pycma's ``tell`` accepts without
+    warning that it should be "the same as (or close to) the population size". The mean then
+    moves exactly as ``tell`` would move it with those ``r`` solutions (the best ``mu`` of them
+    recombined with pycma's weights; step size and covariance are not updated, since no
+    generation follows). Otherwise ``x`` stays at the mean of the last complete generation, so
+    a few evaluations past a generation never change the recorded result. pycma itself refuses
+    ``tell`` with fewer than ``mu`` solutions; with ``r = mu`` nothing is selected (every
+    evaluated candidate is recombined) and just above ``mu`` selection is weak: on a quadratic
+    of condition 1000 (30 paired seeds, n = 20 and 100) recombining ``r = mu`` candidates gave a
+    worse point than the last complete mean in 21-23 of 30 seeds and ``r = mu + 1, mu + 2``
+    still slightly worse at n = 100 (120 seeds), while ``r >= lambda - 2`` was never worse.
 
     When pycma's own termination criteria fire (the search distribution has collapsed:
     ``tolx``, ``tolfun``, ``tolflatfitness``, ...; its iteration cap is disabled, the trial's
@@ -151,20 +160,35 @@ class CMAES(Optimizer):
                     break
         if spent == 0:  # what is left of the budget cannot pay for one evaluation
             raise BudgetExhausted
-        if self._pending is not None and self._done and _last_step(oracle):
-            self.x = self._truncated_mean()
+        if self._pending is not None and self._partial_counts() and _last_step(oracle):
+            self.x = self._partial_mean()
         else:
             self.x = np.array(self.es.mean, dtype=float)
 
-    def _truncated_mean(self) -> Array:
-        """Mean after recombining the evaluated part of an unfinished generation."""
+    def _partial_counts(self) -> bool:
+        """Whether the evaluated part of the unfinished generation is a generation to pycma:
+        ``tell`` takes it without warning (at most 2 missing, at least 5) and it selects (more
+        than ``mu``)."""
+        lam, mu = self.es.popsize, self.es.sp.weights.mu
+        return self._done >= max(lam - PARTIAL_MISSING, PARTIAL_MINIMUM, mu + 1)
+
+    def _partial_mean(self) -> Array:
+        """The mean pycma's ``tell`` would compute from the evaluated part of the unfinished
+        generation (the same operations, so the same bits)."""
         assert self._pending is not None
-        values = self._values[: self._done]
-        best = np.argsort(values, kind="stable")[: min(self.es.sp.weights.mu, self._done)]
-        weights = np.asarray(self.es.sp.weights[: len(best)], dtype=float)
-        weights /= weights.sum()
-        mean = np.asarray(self.es.mean, dtype=float)
-        return mean + self.es.sp.cmean * (weights @ (self._pending[best] - mean))
+        sp = self.es.sp
+        order = np.argsort(self._values[: self._done])  # pycma's (unstable) ranking
+        mean = np.dot(sp.weights.positive_weights, self._pending[order[: sp.weights.mu]])
+        if sp.cmean != 1:
+            mean *= sp.cmean
+            mean += (1 - sp.cmean) * np.asarray(self.es.mean, dtype=float)
+        return np.asarray(mean, dtype=float)
+
+
+PARTIAL_MISSING = 2
+"""pycma's ``tell`` warns when more than this many solutions of a generation are missing."""
+PARTIAL_MINIMUM = 5
+"""... or when fewer than this many are told (and the generation is incomplete)."""
 
 
 def _last_step(oracle: Oracle) -> bool:

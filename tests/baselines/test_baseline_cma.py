@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from gesbench.baselines.cma_es import CMAES
 from gesbench.baselines.cma_es_surrogate import SurrogateCMAES
 from gesbench.core.budget import Budget
 from gesbench.core.errors import HyperparameterError
-from gesbench.core.optimizer import drive
+from gesbench.core.optimizer import Optimizer, drive
 from gesbench.core.oracle import Oracle
 from gesbench.core.problem import Array, FunctionProblem
 from gesbench.core.registry import optimizers
@@ -33,7 +37,7 @@ def problem(dim: int = 6) -> FunctionProblem:
     return FunctionProblem(sphere, lambda x: x - TARGET, np.zeros(dim), vectorized=True)
 
 
-def run(opt: CMAES, budget: Budget) -> Oracle:
+def run(opt: Optimizer, budget: Budget) -> Oracle:
     oracle = Oracle(problem(), budget, np.random.default_rng(0))
     opt.start(oracle.x0)
     drive(opt, oracle)
@@ -49,22 +53,123 @@ def test_one_step_is_one_generation_and_x_is_the_mean() -> None:
     np.testing.assert_array_equal(opt.x, opt.es.mean)
 
 
-def test_evaluation_budget_is_spent_exactly_and_truncated_generation_moves_the_mean() -> None:
-    popsize = 8
-    opt = CMAES(rng=2, sigma0=0.3, popsize=popsize)
-    limit = 4 * popsize + 5
-    oracle = run(opt, Budget("evaluations", limit))
-    assert oracle.evaluations == limit
-    assert opt.es.countiter == 4  # the fifth generation was cut to 5 candidates, never told
-    # the truncated generation recombines its best min(mu, 5) candidates with pycma's weights
-    assert opt._pending is not None
-    pending, values = opt._pending[:5], opt._values[:5]
-    mu = opt.es.sp.weights.mu
-    best = np.argsort(values)[: min(mu, 5)]
-    w = np.asarray(opt.es.sp.weights[: len(best)])
-    expected = opt.es.mean + opt.es.sp.cmean * (w / w.sum()) @ (pending[best] - opt.es.mean)
-    np.testing.assert_allclose(opt.x, expected)
-    assert sphere(opt.x[None])[0] < sphere(np.asarray(opt.es.mean)[None])[0]
+LAM = 4 + int(3 * np.log(6))  # pycma's population at n = 6: 9
+MU = LAM // 2
+
+
+def pycma_options(cls: type[CMAES], rng: np.random.Generator) -> dict[str, object]:
+    """What the adapter hands pycma, with the same random stream."""
+    return {
+        "verbose": -9,
+        "verb_log": 0,
+        "verb_disp": 0,
+        "seed": np.nan,
+        "randn": lambda *shape: rng.standard_normal(shape),
+        "CMA_diagonal": cls.diagonal,
+        "maxiter": np.inf,
+    }
+
+
+def pycma_ask(es: Any, cls: type[CMAES], grad: Callable[[Array], Array]) -> Array:
+    if not cls.uses_surrogate:
+        return np.asarray(es.ask())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pycma: gradient injection little tested / zero
+        return np.asarray(es.ask(gradf=grad))
+
+
+def pycma_direct(
+    cls: type[CMAES],
+    seed: int,
+    generations: int,
+    told: int = 0,
+    grad: Callable[[Array], Array] = lambda x: x - TARGET,
+) -> Array:
+    """pycma used directly: ``generations`` complete generations, then ``told`` solutions of
+    the next one told (0: none); returns the mean."""
+    import cma
+
+    rng = np.random.default_rng(seed)
+    es = cma.CMAEvolutionStrategy(np.zeros(6), 0.3, pycma_options(cls, rng))
+    for _ in range(generations):
+        X = pycma_ask(es, cls, grad)
+        es.tell(list(X), sphere(X).tolist())
+    if told:
+        X = pycma_ask(es, cls, grad)[:told]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # pycma takes it as a generation, without a warning
+            es.tell(list(X), sphere(X).tolist())
+    return np.asarray(es.mean)
+
+
+@pytest.mark.parametrize("cls", [CMAES, SepCMAES, SurrogateCMAES])
+@pytest.mark.parametrize("r", range(LAM))
+def test_partial_last_generation_is_what_pycma_used_directly_gives(
+    cls: type[CMAES], r: int
+) -> None:
+    # The budget ends r candidates into generation 6. With r >= lambda - 2 (and >= 5) pycma's
+    # tell takes them as a generation, and the recorded mean is the one it computes from them;
+    # with fewer, the mean of the 5 complete generations is kept, bit for bit.
+    opt = cls(rng=7, sigma0=0.3)
+    oracle = run(opt, Budget("evaluations", 5 * LAM + r))
+    assert oracle.evaluations == 5 * LAM + r and opt.es.countiter == 5
+    takes = r >= LAM - 2 and r >= 5
+    assert not takes or r > MU  # when it moves, there is selection
+    np.testing.assert_array_equal(opt.x, pycma_direct(cls, 7, 5, told=r if takes else 0))
+
+
+@pytest.mark.parametrize("r", [1, 3, LAM - 2])
+def test_partial_generation_rule_holds_with_spread_generations(r: int) -> None:
+    # Fig. 1's setting: 2 evaluations per iteration under an iteration budget.
+    opt = CMAES(rng=8, sigma0=0.3, evaluations_per_step=2)
+    oracle = run(opt, Budget("iterations", (5 * LAM + r) // 2))  # 5 * 9 + r is even
+    assert oracle.evaluations == 5 * LAM + r and opt.es.countiter == 5
+    told = r if r >= LAM - 2 else 0
+    np.testing.assert_array_equal(opt.x, pycma_direct(CMAES, 8, 5, told=told))
+
+
+def test_one_evaluation_past_a_generation_never_changes_the_result() -> None:
+    for seed in range(5):
+        whole, extra = CMAES(rng=seed, sigma0=0.3), CMAES(rng=seed, sigma0=0.3)
+        run(whole, Budget("evaluations", 4 * LAM))
+        run(extra, Budget("evaluations", 4 * LAM + 1))
+        np.testing.assert_array_equal(extra.x, whole.x)
+
+
+def conditioned_quadratic(n: int, condition: float, seed: int) -> Callable[[Array], Array]:
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    h = (q * np.logspace(0, np.log10(condition), n)) @ q.T
+    x_star = rng.standard_normal(n) / np.sqrt(n)
+    return lambda X: 0.5 * np.einsum("ij,jk,ik->i", X - x_star, h, X - x_star)
+
+
+def test_recombining_mu_candidates_would_be_worse_than_keeping_the_mean() -> None:
+    # Why a partial generation of r <= lambda - 3 keeps the last complete mean: with r = mu
+    # there is no selection, and pycma's update from those r points gives a worse point than
+    # the mean it starts from in most seeds (paired, one-sided sign test), while near-complete
+    # generations (r >= lambda - 2, which the adapter uses) are not worse in most seeds.
+    import cma
+
+    n, seeds = 20, 30
+    lam = 4 + int(3 * np.log(n))
+    worse = dict.fromkeys((lam // 2, lam - 2, lam - 1), 0)
+    for seed in range(seeds):
+        f = conditioned_quadratic(n, 1000.0, seed)
+        rng = np.random.default_rng(1000 + seed)
+        es = cma.CMAEvolutionStrategy(np.zeros(n), 0.1, pycma_options(CMAES, rng))
+        for _ in range(100):
+            X = np.asarray(es.ask())
+            es.tell(list(X), f(X).tolist())
+        X = np.asarray(es.ask())
+        values = f(X)
+        mean = np.asarray(es.mean)
+        w = np.asarray(es.sp.weights.positive_weights)
+        for r in worse:
+            moved = w @ X[np.argsort(values[:r])[: len(w)]]
+            worse[r] += bool(f(moved[None])[0] > f(mean[None])[0])
+    assert stats.binomtest(worse[lam // 2], seeds, alternative="greater").pvalue < 0.05
+    assert worse[lam - 2] < seeds / 2 and worse[lam - 1] < seeds / 2
 
 
 def test_cost_budget_never_exceeded_with_surrogate_calls() -> None:
@@ -125,6 +230,38 @@ def test_surrogate_variant_uses_one_surrogate_call_per_generation_and_helps() ->
             assert oracle.gradient_calls == opt.es.countiter + (opt._pending is not None)
     # with an exact gradient, the injected Newton-like candidate speeds CMA-ES up a lot
     assert finals[SurrogateCMAES] < 0.1 * finals[CMAES]
+
+
+def test_surrogate_variant_is_pycmas_gradient_injection_used_directly() -> None:
+    opt = SurrogateCMAES(rng=5, sigma0=0.3)
+    run(opt, Budget("iterations", 12))
+    np.testing.assert_array_equal(opt.x, pycma_direct(SurrogateCMAES, 5, 12))
+    assert not np.array_equal(opt.x, pycma_direct(CMAES, 5, 12))
+
+
+def test_zero_surrogate_is_handed_to_pycma_which_injects_the_mean() -> None:
+    # pycma's ask(gradf=...) puts the mean itself in place of the third candidate when the
+    # gradient is zero; the adapter hands the zero over, as a user of pycma would.
+    zero = FunctionProblem(sphere, lambda x: np.zeros_like(x), np.zeros(6), vectorized=True)
+    opt = SurrogateCMAES(rng=6, sigma0=0.3)
+    oracle = Oracle(zero, Budget("evaluations", 3 * LAM + 3), np.random.default_rng(0))
+    opt.start(oracle.x0)
+    drive(opt, oracle)
+    assert opt._pending is not None and opt.es.countiter == 3
+    np.testing.assert_array_equal(opt._pending[2], opt.es.mean)
+    assert oracle.gradient_calls == 4
+    np.testing.assert_array_equal(opt.x, pycma_direct(SurrogateCMAES, 6, 3, grad=np.zeros_like))
+
+
+def test_surrogate_calls_per_generation_not_per_iteration() -> None:
+    # Under a surrogate-call budget CMA-ES with injection spends a whole generation of loss
+    # evaluations per call, Guided ES the 2 evaluations of one iteration.
+    budget = Budget("gradient_calls", 10)
+    cma = run(SurrogateCMAES(rng=0, sigma0=0.3), budget)
+    assert cma.gradient_calls == 10 and cma.evaluations == 10 * LAM
+    ges = run(optimizers.create("guided_es", {"sigma": 0.1, "lr": 0.2}, rng=0), budget)
+    assert ges.gradient_calls == 10 and ges.evaluations == 20
+    assert "per generation" in (SurrogateCMAES.__doc__ or "").splitlines()[0]
 
 
 def spec(seed: int) -> TrialSpec:
