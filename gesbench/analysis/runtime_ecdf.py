@@ -3,7 +3,10 @@
 Each (trial, target) pair is one "run"; a method's ECDF at budget ``x`` is the share of its
 runs whose best-so-far gap to the problem's reference value was at or below the target by
 ``x``. Targets are log-spaced relative to each problem's initial gap, so problems of different
-scales pool into one curve. Pairs never reached stay below 1 at every budget.
+scales pool into one curve. Pairs never reached stay below 1 at every budget, and every trial
+counts: a failed trial reaches no target (it is in the denominator, never in the numerator),
+a diverged one only what it reached before diverging. The area under the ECDF over the log
+budget axis (:func:`ecdf_area`) summarises a curve in one number, as IOHanalyzer does.
 """
 
 from __future__ import annotations
@@ -15,13 +18,20 @@ import pandas as pd
 
 from gesbench.analysis.hitting import first_hits
 
+HIT_COLUMNS = [
+    "problem_label", "label", "trial_id", "status", "relative", "target", "hit", "spent",
+]  # fmt: skip
+ECDF_COLUMNS = ["problem_label", "label", "x", "fraction", "runs"]
+
 
 def best_logged(traces: pd.DataFrame, y_name: str) -> dict[str, float]:
-    """Per problem, the lowest ``y_name`` any finished trial logged: a reference value for
-    problems whose optimum is unknown (targets then measure progress towards the best point
-    found by any method)."""
+    """Per problem, the lowest finite ``y_name`` any finished trial logged: a reference value
+    for problems whose optimum is unknown (targets then measure progress towards the best
+    point found by any method)."""
     finished = traces[traces["status"].isin(["done", "diverged"])]
-    return {str(k): float(v) for k, v in finished.groupby("problem_label")[y_name].min().items()}
+    values = finished[y_name].where(np.isfinite(finished[y_name].to_numpy(dtype=float)))
+    best = values.groupby(finished["problem_label"]).min()
+    return {str(k): float(v) for k, v in best.items() if np.isfinite(v)}
 
 
 def targets(
@@ -37,16 +47,25 @@ def targets(
     Gaps are ``y - reference``: ``references`` maps problems to their reference value (e.g.
     :func:`best_logged`); a problem not in it (or ``references=None``) uses 0, right for
     ``y`` that is already a gap such as the excess loss. ``scale`` is the median over trials
-    of the first logged gap (the gap at ``x0``). Returns ``problem_label, reference,
-    relative, target``.
+    of the first logged gap (the gap at ``x0``); a problem whose scale is not a positive
+    finite number gets no targets. Returns ``problem_label, reference, relative, target``.
     """
     finished = traces[traces["status"].isin(["done", "diverged"])]
-    first = finished.sort_values("iteration").groupby("trial_id").first()
+    columns = ["problem_label", "reference", "relative", "target"]
+    if finished.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "problem_label" else float)
+                             for c in columns})  # fmt: skip
+    first_rows = finished.groupby("trial_id", sort=False)["iteration"].idxmin()
+    first = finished.loc[first_rows.dropna().to_numpy()]
     relative = 10.0 ** (-np.arange(1, round(decades * per_decade) + 1) / per_decade)
     frames = []
-    for problem, start in first.groupby("problem_label")[y_name]:
+    for problem, start in first.groupby("problem_label", sort=False)[y_name]:
         reference = (references or {}).get(str(problem), 0.0)
-        scale = float(np.median(start - reference))
+        gaps = start.to_numpy(dtype=float) - reference
+        gaps = gaps[np.isfinite(gaps)]
+        scale = float(np.median(gaps)) if len(gaps) else np.nan
+        if not (np.isfinite(scale) and scale > 0):
+            continue
         frames.append(
             pd.DataFrame(
                 {
@@ -57,52 +76,134 @@ def targets(
                 }
             )
         )
+    if not frames:
+        return targets(traces.iloc[:0], y_name)
     return pd.concat(frames, ignore_index=True)
 
 
 def hitting_times(
-    traces: pd.DataFrame, target_table: pd.DataFrame, x_name: str, y_name: str
+    traces: pd.DataFrame,
+    target_table: pd.DataFrame,
+    x_name: str,
+    y_name: str,
+    trials: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """First ``x_name`` at which each finished trial reaches each of its problem's targets.
+    """First ``x_name`` at which each trial reaches each of its problem's targets.
 
-    Returns one row per (trial, target): ``problem_label, label, trial_id, relative, target,
-    hit`` (``inf`` if never reached). Failed trials are left out (reports list them).
+    One row per (trial, target) (:data:`HIT_COLUMNS`): ``hit`` is ``inf`` if never reached;
+    ``spent`` is the budget the trial used (its last logged ``x_name``), what a simulated
+    restart pays for an unsuccessful run. Done and diverged trials are read from their
+    traces (best-so-far). With ``trials`` (the run's trials table), failed trials are added
+    as reaching nothing, with the budget they logged before failing (or their counter).
     """
-    finished = traces[traces["status"].isin(["done", "diverged"])]
+    goals_by_problem = {
+        str(p): (g["relative"].to_numpy(), g["target"].to_numpy(), float(g["reference"].iloc[0]))
+        for p, g in target_table.groupby("problem_label", sort=False)
+    }
+    meta = ["trial_id", "problem_label", "label", "status"]
+    logged = traces[traces["problem_label"].isin(list(goals_by_problem))]
+    codes, _ = pd.factorize(logged["trial_id"], sort=False)
+    order = np.lexsort((logged["iteration"].to_numpy(dtype=float, na_value=np.nan), codes))
+    codes = codes[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(codes) != 0]) if len(codes) else np.zeros(0, int)
+    stops = np.r_[starts[1:], len(codes)].astype(int)
+    x_all = logged[x_name].to_numpy(dtype=float, na_value=np.nan)[order]
+    y_all = logged[y_name].to_numpy(dtype=float, na_value=np.nan)[order]
+    info = logged[meta].iloc[order[starts]].to_numpy(dtype=object) if len(codes) else []
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in HIT_COLUMNS}
+
+    def add(row: np.ndarray, relative: np.ndarray, target: np.ndarray, hit, spent) -> None:
+        trial_id, problem, label, status = row
+        m = len(relative)
+        for name, value in (("problem_label", problem), ("label", label),
+                            ("trial_id", trial_id), ("status", status)):  # fmt: skip
+            parts[name].append(np.full(m, value, dtype=object))
+        parts["relative"].append(relative)
+        parts["target"].append(target)
+        parts["hit"].append(np.broadcast_to(np.asarray(hit, dtype=float), (m,)))
+        parts["spent"].append(np.full(m, spent, dtype=float))
+
+    seen = set()
+    for row, s, e in zip(info, starts, stops, strict=True):
+        relative, target, reference = goals_by_problem[str(row[1])]
+        x, y = x_all[s:e], y_all[s:e]
+        ok = np.isfinite(x)
+        x, y = np.maximum.accumulate(x[ok]) if ok.any() else x[ok], y[ok]
+        spent = float(x[-1]) if len(x) else 0.0
+        seen.add(row[0])
+        if row[3] == "failed" or not len(x):
+            add(row, relative, target, np.inf, spent)
+            continue
+        add(row, relative, target, first_hits(x, y - reference, target), spent)
+    if trials is not None:
+        counter = {"iteration": "iterations"}.get(x_name, x_name)
+        missing = trials[
+            trials["problem_label"].isin(list(goals_by_problem)) & ~trials["id"].isin(seen)
+        ]
+        for r in missing.to_dict("records"):
+            relative, target, _ = goals_by_problem[str(r["problem_label"])]
+            spent = float(r[counter]) if counter in r and pd.notna(r[counter]) else 0.0
+            row = np.array([r["id"], r["problem_label"], r["label"], r["status"]], dtype=object)
+            add(row, relative, target, np.inf, spent)
+    if not parts["hit"]:
+        text = {"problem_label", "label", "trial_id", "status"}
+        return pd.DataFrame({c: pd.Series(dtype=object if c in text else float)
+                             for c in HIT_COLUMNS})  # fmt: skip
+    return pd.DataFrame({c: np.concatenate(v) for c, v in parts.items()})[HIT_COLUMNS]
+
+
+def runtime_ecdf(
+    hits: pd.DataFrame, grid: np.ndarray, *, per_problem: bool = False
+) -> pd.DataFrame:
+    """Share of each method's (trial, target) pairs reached by each budget in ``grid``.
+
+    Pooled over all problems (``problem_label`` is then 'all problems'), or one ECDF per
+    problem with ``per_problem``. Returns :data:`ECDF_COLUMNS`.
+    """
+    grid = np.asarray(grid, dtype=float)
+    keys = ["problem_label", "label"] if per_problem else ["label"]
     frames = []
-    for (problem, label, trial_id), t in finished.groupby(
-        ["problem_label", "label", "trial_id"], sort=False
-    ):
-        t = t.sort_values("iteration")
-        goals = target_table[target_table["problem_label"] == problem]
-        gap = t[y_name].to_numpy() - goals["reference"].iloc[0]
-        hits = first_hits(t[x_name].to_numpy(), gap, goals["target"].to_numpy())
+    for key, group in hits.groupby(keys, sort=False):
+        problem, label = key if per_problem else ("all problems", key[0])
+        reached = np.sort(group["hit"].to_numpy(dtype=float))
+        fraction = np.searchsorted(reached, grid, side="right") / len(reached)
         frames.append(
             pd.DataFrame(
                 {
                     "problem_label": problem,
                     "label": label,
-                    "trial_id": trial_id,
-                    "relative": goals["relative"].to_numpy(),
-                    "target": goals["target"].to_numpy(),
-                    "hit": hits,
+                    "x": grid,
+                    "fraction": fraction,
+                    "runs": len(reached),
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True)
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("problem_label", "label")
+                                          else float) for c in ECDF_COLUMNS})  # fmt: skip
+    return pd.concat(frames, ignore_index=True)[ECDF_COLUMNS]
 
 
-def runtime_ecdf(hits: pd.DataFrame, grid: np.ndarray) -> pd.DataFrame:
-    """Share of each method's (trial, target) pairs reached by each budget in ``grid``.
+def ecdf_area(ecdf: pd.DataFrame) -> pd.DataFrame:
+    """Normalised area under each ECDF over the log budget axis, in [0, 1] (1: every target
+    reached at the smallest budget of the grid; higher is better).
 
-    Pooled over all problems; returns columns ``label, x, fraction, runs``.
+    ``ecdf`` is :func:`runtime_ecdf` output on a grid of positive budgets (a zero budget is
+    left out); the area is the trapezoidal integral over ``log10(x)`` divided by the width
+    of the grid. Returns ``problem_label, label, area, runs``.
     """
-    grid = np.asarray(grid, dtype=float)
-    frames = []
-    for label, group in hits.groupby("label", sort=False):
-        reached = np.sort(group["hit"].to_numpy())
-        fraction = np.searchsorted(reached, grid, side="right") / len(reached)
-        frames.append(
-            pd.DataFrame({"label": label, "x": grid, "fraction": fraction, "runs": len(reached)})
+    rows = []
+    for (problem, label), g in ecdf.groupby(["problem_label", "label"], sort=False):
+        g = g[g["x"] > 0]
+        logx = np.log10(g["x"].to_numpy(dtype=float))
+        f = g["fraction"].to_numpy(dtype=float)
+        width = logx[-1] - logx[0] if len(logx) > 1 else 0.0
+        area = (
+            float(np.trapezoid(f, logx) / width)
+            if width > 0
+            else float(f.mean())
+            if len(f)
+            else np.nan
         )
-    return pd.concat(frames, ignore_index=True)
+        rows.append((problem, label, area, int(g["runs"].iloc[0]) if len(g) else 0))
+    return pd.DataFrame(rows, columns=["problem_label", "label", "area", "runs"])

@@ -26,11 +26,19 @@ class ReportFigure:
 
 @dataclass(frozen=True)
 class ReportTable:
-    """A table ready to show (formatted cells); its raw numbers are in ``csv``."""
+    """A table ready to show (formatted cells); its raw numbers are in ``csv``.
+
+    ``bold`` holds the (row, column) positions of cells to emphasise (the best value of a
+    row); ``notes`` are short lines shown under the table (what marks and intervals mean);
+    ``files`` are other renderings of it written beside the report (LaTeX, CSV as shown).
+    """
 
     caption: str
     frame: pd.DataFrame
     csv: Path | None = None
+    bold: frozenset[tuple[int, int]] = frozenset()
+    notes: tuple[str, ...] = ()
+    files: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,14 @@ import base64
 import html
 from pathlib import Path
 
-import pandas as pd
-
-from gesbench.report.content import Details, Document, Failure, ReportFigure, Section
+from gesbench.report.content import (
+    Details,
+    Document,
+    Failure,
+    ReportFigure,
+    ReportTable,
+    Section,
+)
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1400px; margin: 2em auto; padding: 0 1em;
@@ -23,11 +28,39 @@ figcaption { font-size: 0.9em; color: #444; }
 pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
 .status-failed { color: #a00; } .status-diverged { color: #a60; }
 .notice { background: #fff8e1; border-left: 4px solid #e0a800; padding: 0.4em 0.8em; }
+.note { font-size: 0.85em; color: #444; margin: 0.2em 0; }
+td b { color: #000; }
 """
 
 
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, escape=True, border=0, na_rep="")
+def _cell(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return html.escape(str(value))
+
+
+def _table(table: ReportTable) -> str:
+    """A table with escaped cells, the ``bold`` ones in <b>, then its notes and files."""
+    frame = table.frame
+    head = "".join(f"<th>{_cell(c)}</th>" for c in frame.columns)
+    rows = []
+    for i, values in enumerate(frame.itertuples(index=False, name=None)):
+        cells = [
+            f"<td><b>{_cell(v)}</b></td>" if (i, j) in table.bold else f"<td>{_cell(v)}</td>"
+            for j, v in enumerate(values)
+        ]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    out = [f'<table class="dataframe"><thead><tr>{head}</tr></thead><tbody>'
+           + "".join(rows) + "</tbody></table>"]  # fmt: skip
+    out += [f'<p class="note">{html.escape(note)}</p>' for note in table.notes]
+    links = [table.csv, *table.files] if table.csv is not None else list(table.files)
+    if links:
+        out.append(
+            '<p class="note">Files: '
+            + ", ".join(f'<a href="{html.escape(p.name)}">{html.escape(p.name)}</a>' for p in links)
+            + "</p>"
+        )
+    return "\n".join(out)
 
 
 def _figure(fig: ReportFigure) -> str:
@@ -75,7 +108,7 @@ def render_section(section: Section) -> str:
     for table in section.tables:
         if table.caption:
             body.append(f"<p><b>{html.escape(table.caption)}</b></p>")
-        body.append(_table(table.frame))
+        body.append(_table(table))
     if section.failures is not None:
         body.append(_failures(section.failures))
     body += [_details(d) for d in section.details]

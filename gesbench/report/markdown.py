@@ -11,17 +11,29 @@ import pandas as pd
 from gesbench.report.content import Details, Document, Failure, Section
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (cells' pipes and newlines escaped)."""
+def markdown_table(
+    frame: pd.DataFrame, bold: frozenset[tuple[int, int]] | set[tuple[int, int]] = frozenset()
+) -> str:
+    """A GitHub-flavoured Markdown table (cells' pipes and newlines escaped; the ``bold``
+    (row, column) cells in ``**``)."""
 
     def cell(value: object) -> str:
+        if value is None or (isinstance(value, float) and value != value):
+            return ""
         return str(value).replace("|", "\\|").replace("\n", " ")
+
+    def shown(i: int, j: int, value: object) -> str:
+        text = cell(value)
+        return f"**{text}**" if (i, j) in bold and text else text
 
     lines = [
         "| " + " | ".join(cell(c) for c in frame.columns) + " |",
         "|" + "---|" * len(frame.columns),
     ]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.to_numpy().tolist()]
+    lines += [
+        "| " + " | ".join(shown(i, j, v) for j, v in enumerate(row)) + " |"
+        for i, row in enumerate(frame.itertuples(index=False, name=None))
+    ]
     return "\n".join(lines)
 
 
@@ -65,9 +77,11 @@ def render_section(section: Section) -> list[str]:
     for table in section.tables:
         if table.caption:
             out += [f"**{table.caption}**", ""]
-        out += [markdown_table(table.frame), ""]
-        if table.csv is not None:
-            out += [f"Data: [{table.csv.name}]({table.csv.name})", ""]
+        out += [markdown_table(table.frame, table.bold), ""]
+        out += [line for note in table.notes for line in (note, "")]
+        files = [p for p in (table.csv, *table.files) if p is not None]
+        if files:
+            out += ["Data: " + ", ".join(f"[{p.name}]({p.name})" for p in files), ""]
     if section.failures is not None:
         out += _failures(section.failures)
     for details in section.details:

@@ -25,6 +25,13 @@ class Writer:
         self.written.append(path)
         return path
 
+    def text(self, name: str, content: str) -> Path:
+        """Write ``name`` (a file name with its extension, e.g. ``verdict.tex``)."""
+        path = self.run_dir / name
+        path.write_text(content, encoding="utf-8")
+        self.written.append(path)
+        return path
+
     def figure(self, name: str, fig: Figure, caption: str, data: pd.DataFrame) -> ReportFigure:
         """Write ``name.png``, ``name.svg`` and ``name.csv`` (the data the figure shows)."""
         csv = self.csv(name, data)

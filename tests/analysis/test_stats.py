@@ -61,17 +61,17 @@ def test_holm_against_hand_computed_cases():
 def test_paired_wilcoxon_direction_effect_and_exact_p():
     a = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
     b = a + np.array([0.5, 0.1, 0.3, 0.2, 0.6, 0.4])
-    test = paired_wilcoxon(a, b)
-    assert test.effect == 1.0 and test.n == 6
-    assert test.pvalue == pytest.approx(2 / 2**6)  # exact: only the all-positive sign pattern
-    assert paired_wilcoxon(b, a).effect == -1.0
+    test = paired_wilcoxon(a, b)  # a - b < 0 on every pair: the usual sign, -1
+    assert test.effect == -1.0 and test.n == 6
+    assert test.pvalue == pytest.approx(2 / 2**6)  # exact: only the all-negative sign pattern
+    assert paired_wilcoxon(b, a).effect == 1.0
     # A diverged run (inf) on b's side is one more pair that a wins.
-    assert paired_wilcoxon(a, np.append(b[:-1], np.inf)).effect == 1.0
+    assert paired_wilcoxon(a, np.append(b[:-1], np.inf)).effect == -1.0
     same = paired_wilcoxon(a, a)
     assert same.pvalue == 1.0 and same.effect == 0.0 and same.n == 0
     mixed = paired_wilcoxon([1.0, 2, 3, 4], [2.0, 1, 4, 3.5])
     # ranks of |d| = [1, 1, 1, 0.5] -> [3, 3, 3, 1]: a lower on pairs 1, 3 and b on 2, 4.
-    assert mixed.effect == pytest.approx((3 + 3 - 3 - 1) / 10)
+    assert mixed.effect == pytest.approx(-(3 + 3 - 3 - 1) / 10)
     with pytest.raises(ValueError, match="paired"):
         paired_wilcoxon([1.0, 2.0], [1.0])
 
@@ -169,9 +169,11 @@ def test_final_table_ranks_tests_and_marks_significant_wins():
     table = final_table(finals, reference="GES").set_index("label")
     assert table.loc["worse", "mean_rank"] == 3.0
     assert table.loc["GES", "mean_rank"] == pytest.approx((2 + 1 + 2 + 1 + 2 + 1 + 2) / 7)
-    assert table.loc["worse", "effect"] == -1.0
+    assert (table["scale"] == "log ratio").all()  # every value >= 0: compared as ratios
+    assert table.loc["worse", "ratio"] > 1 and table.loc["worse", "p_lower"] == 0.0
     p_worse = 2 / 2**7  # exact two-sided p for 7 pairs all one way
-    p_mixed = scipy_stats.wilcoxon(np.array([0.5, 2.5, 2, 4.5, 4, 6.5, 6]) - np.arange(1, 8)).pvalue
+    log_ratios = np.log(np.array([0.5, 2.5, 2, 4.5, 4, 6.5, 6]) / np.arange(1, 8))
+    p_mixed = scipy_stats.wilcoxon(log_ratios).pvalue
     assert table.loc["worse", "wilcoxon_p"] == pytest.approx(p_worse)
     assert table.loc["worse", "holm_p"] == pytest.approx(2 * p_worse)
     assert table.loc["mixed", "holm_p"] == pytest.approx(min(1.0, max(p_mixed, 2 * p_worse)))
@@ -179,6 +181,9 @@ def test_final_table_ranks_tests_and_marks_significant_wins():
     assert not table.loc["mixed", "significant"] and table.loc["mixed", "winner"] == ""
     assert np.isnan(table.loc["GES", "wilcoxon_p"])
     assert table.loc["worse", "median"] == 5.0 and table.loc["worse", "n"] == 7
+    # 7 values: [x(2), x(6)] covers only 87.5%, so the interval is [min, max] (98.44%).
+    assert table.loc["worse", "ci"] == "[min, max] of 7, 98.44%"
+    assert (table.loc["worse", "low"], table.loc["worse", "high"]) == (2.0, np.inf)
 
 
 def test_win_rate_counts_ties_as_half():
@@ -188,6 +193,7 @@ def test_win_rate_counts_ties_as_half():
     assert rates.loc[("B", "A"), "rate"] == pytest.approx((0 + 0.5 + 1 + 0) / 4)
     low, high = rates.loc[("A", "B"), ["low", "high"]]
     assert 0 <= low <= 0.625 <= high <= 1 and rates.loc[("A", "B"), "n"] == 4
+    assert rates.loc[("A", "B"), "interval"] == "Clopper-Pearson"  # one problem: exact
 
 
 def test_final_values_counts_diverged_as_infinite_and_leaves_out_failed():

@@ -80,7 +80,12 @@ def test_report_of_a_run_whose_plugins_are_gone(tmp_path, monkeypatch):
             monkeypatch.setattr(Registry, name, no_registry)
 
     names = {p.name for p in build_report(tmp_path)}
-    assert {"final_results.csv", "theory_phase.png", "report.html", "summary.md"} <= names
+    assert {
+        "final_results.csv",
+        "theory_perturbed_quadratic.png",
+        "report.html",
+        "summary.md",
+    } <= names
     table = pd.read_csv(tmp_path / "final_results.csv")
     assert set(table["label"]) == {"GD", "Sign steps", "Guided ES", "Wide GES"}
     assert set(table["reference"]) == {"Wide GES"}  # from the stored defaults and GES flag

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from gesbench.report.figures.style import MANY_METHODS, new_figure
+from gesbench.report.figures.style import FONT, MANY_METHODS, new_figure
 
 
 def win_rate_figure(rates: pd.DataFrame, labels: Sequence[str]) -> Figure:
@@ -23,7 +23,7 @@ def win_rate_figure(rates: pd.DataFrame, labels: Sequence[str]) -> Figure:
         if not np.isnan(r["rate"]):
             text[i, j] = f"{r['rate']:.2f}\n[{r['low']:.2f}, {r['high']:.2f}]"
     annotate = len(labels) <= MANY_METHODS  # beyond that, cells are too small for text
-    size = min(1.1 * len(labels) + 2.5, 16.0)
+    size = min(1.0 * len(labels) + 2.5, 9.0)
     fig = new_figure(size + 1.2, size)
     ax = fig.subplots()
     image = ax.imshow(matrix, cmap="cividis", vmin=0, vmax=1)
@@ -35,15 +35,17 @@ def win_rate_figure(rates: pd.DataFrame, labels: Sequence[str]) -> Figure:
                 str(text[i, j]),
                 ha="center",
                 va="center",
-                fontsize=7,
+                fontsize=FONT - 1.5,
                 color="black" if value > 0.5 else "white",
             )
-    tick_size = 8 if annotate else 6
+    tick_size = FONT if annotate else FONT - 2
     ax.set_xticks(range(len(labels)), labels, rotation=40, ha="right", fontsize=tick_size)
     ax.set_yticks(range(len(labels)), labels, fontsize=tick_size)
     ax.set_xlabel("opponent")
     ax.set_ylabel("method")
     fig.colorbar(image, ax=ax, label="win rate (ties count 1/2)", shrink=0.8)
-    note = "[95% bootstrap CI]" if annotate else "(CIs in win_rate.csv)"
-    ax.set_title(f"Win rate of row over column, paired instances\n{note}", fontsize=10)
+    kinds = set(rates["interval"].dropna()) - {""} if "interval" in rates else set()
+    how = ", ".join(sorted(kinds)) or "95% CI"
+    note = f"[95% CI: {how}]" if annotate else "(CIs in win_rate.csv)"
+    ax.set_title(f"Win rate of row over column, paired instances\n{note}", fontsize=FONT)
     return fig

@@ -16,26 +16,34 @@ from __future__ import annotations
 from gesbench.report.sections import (
     across,
     alignment,
+    coco,
     convergence,
     final,
     provenance,
+    ranks,
     sweep,
     theory,
     trials,
+    tuning,
+    verdict,
 )
 from gesbench.report.sections.base import Need, NotDrawn, ReportSection
 
 SECTIONS: tuple[ReportSection, ...] = (
-    trials.SECTION,
+    verdict.SECTION,
     convergence.SECTION,
     alignment.SECTION,
     final.SECTION,
+    ranks.SECTION,
+    coco.SECTION,
     across.SECTION,
     sweep.SECTION,
+    tuning.SECTION,
     theory.SECTION,
+    trials.SECTION,
     provenance.SECTION,
 )
-"""Every section of the report, in order (``appendix`` sections last, after any extra
-sections a caller adds)."""
+"""Every section of the report, in order: the verdict first, then the evidence; trial counts
+and provenance are ``appendix`` sections, last, after any extra sections a caller adds."""
 
 __all__ = ["SECTIONS", "Need", "NotDrawn", "ReportSection"]

@@ -1,5 +1,5 @@
-"""Trials: what ran, by problem, method and status, and every failed or diverged trial with
-its error."""
+"""Trials, an appendix after the evidence: what ran, by problem, method and status, and every
+failed or diverged trial with its error."""
 
 from __future__ import annotations
 
@@ -42,4 +42,4 @@ def draw(run: RunData, out: Writer) -> Section:
     return Section("Trials", tables=(ReportTable("", counts),), failures=failures)
 
 
-SECTION = ReportSection("trials", "Trials", draw)
+SECTION = ReportSection("trials", "Trials", draw, appendix=True)
