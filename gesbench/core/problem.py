@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -70,8 +70,23 @@ class Problem(Configurable, ABC):
         raise NotImplementedError(f"{type(self).__name__} has no true gradient")
 
     def final_metrics(self, x: Array) -> dict[str, float]:
-        """Measures of a trial's final point stored beside its loss (e.g. accuracy); none here."""
+        """Measures of a trial's final point stored beside its loss (e.g. accuracy); none here.
+
+        Values must be real numbers (``float``; numpy scalars are converted when stored, a
+        value that is not a number fails the trial, naming the metric).
+        """
         return {}
+
+    @classmethod
+    def memory_estimate(cls, params: Mapping[str, Any]) -> int | None:
+        """Rough peak memory, in bytes, of building one instance with ``params`` and running a
+        trial on it (None: unknown, the default).
+
+        A run refuses to start when this, times the number of trials it runs at once, exceeds
+        the machine's memory, instead of dying in the middle. An upper bound within a factor
+        of about 1.5 is plenty; count the big arrays ``_build`` allocates and its temporaries.
+        """
+        return None
 
     @property
     def has_true_grad(self) -> bool:

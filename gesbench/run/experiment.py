@@ -3,19 +3,80 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections import Counter
 from contextlib import closing
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from gesbench.core.errors import SpecError
 from gesbench.core.registry import Registry, optimizers, problems
 from gesbench.ges.guided_es import GuidedES
-from gesbench.run.executors import DEFAULT_RETRIES, execute
-from gesbench.spec.experiment import Experiment
+from gesbench.run.executors import DEFAULT_RETRIES, ExecutorOptions, execute
+from gesbench.run.tuning import run_tuning
+from gesbench.spec.experiment import DEFAULT_MAX_TRIALS, Experiment
 from gesbench.store.database import ResultStore, run_lock
+
+
+def physical_memory() -> int | None:
+    """Bytes of memory this process may use: the machine's, or its container's limit (cgroup
+    v2 or v1) when lower; None when unknown."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        total = None
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and (total is None or int(text) < total):
+            total = int(text)
+    return total
+
+
+def _size(nbytes: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{nbytes / 1e3:.3g} kB"
+
+
+def check_memory(experiment: Experiment, at_once: int, available: int | None) -> None:
+    """SpecError when ``at_once`` trials of one of the experiment's problems would need more
+    than ``available`` bytes, by the problem's own estimate (``Problem.memory_estimate``;
+    problems without one are not checked)."""
+    if available is None:
+        return
+    for i, entry in enumerate(experiment.problems):
+        cls = problems.get(entry.name)
+        try:
+            estimate = cls.memory_estimate(cls.resolve_params(entry.params))
+        except Exception as exc:  # a plugin's estimate must never stop a run
+            warnings.warn(
+                f"{entry.name}.memory_estimate failed ({type(exc).__name__}: {exc}); "
+                "its memory use is not checked",
+                stacklevel=2,
+            )
+            continue
+        if not estimate or estimate * at_once <= available:
+            continue
+        fit = int(available // estimate)
+        advice = (
+            f"run at most {fit} at once (--workers {fit})"
+            if fit >= 1
+            else "not even one trial fits: use smaller problem parameters"
+        )
+        raise SpecError(
+            f"problems[{i}] ({entry.label}): one trial needs about {_size(estimate)} of memory "
+            f"({entry.name}'s estimate for its parameters), {at_once} at once about "
+            f"{_size(estimate * at_once)}, more than this machine's {_size(available)}; "
+            f"{advice}, or pass --no-memory-check if the estimate is wrong for this machine"
+        )
 
 
 def run_experiment(
@@ -28,6 +89,8 @@ def run_experiment(
     trial_timeout: float | None = None,
     retries: int = DEFAULT_RETRIES,
     progress: bool = True,
+    max_trials: int | None = DEFAULT_MAX_TRIALS,
+    memory_check: bool = True,
 ) -> Counter[str]:
     """Run every unfinished trial of ``experiment``, storing each as it finishes.
 
@@ -37,20 +100,37 @@ def run_experiment(
     Returns the count of trials by status after this run (over the experiment's trials).
     ``executor`` defaults to 'dask' when a ``scheduler`` address is given, else to
     'processes' when ``workers > 1``, else 'sequential' (see :mod:`.executors`).
+
+    Before anything is expanded or written, an experiment of more than ``max_trials`` trials
+    (None: no limit) is refused with its count, and so is one whose trials, as many at once
+    as run locally, would need more memory than this machine has by their problems'
+    estimates (``memory_check=False`` skips this; trials on a Dask scheduler are not checked).
     """
     run_dir = Path(run_dir)
+    experiment.check_size(max_trials)
+    options = ExecutorOptions(workers, scheduler, trial_timeout, retries)
+    chosen = executor or options.default_executor()
+    if memory_check and scheduler is None:
+        at_once = 1 if chosen == "sequential" else workers
+        check_memory(experiment, min(at_once, experiment.trial_count), physical_memory())
     trials = experiment.trials()
     with run_lock(run_dir), ResultStore(run_dir, create=True) as store:
         store.set_meta("experiment", asdict(experiment))
         store.set_meta("trial_ids", [t.id for t in trials])
         store.set_meta("components", describe_components(experiment))
+        stage, tuning_ids = "trials", []
+        if experiment.tuning is not None:  # the tuning stage first, then its selected settings
+            run = partial(execute, executor=executor, workers=workers, scheduler=scheduler)
+            run = partial(run, timeout=trial_timeout, retries=retries)
+            tuned = run_tuning(experiment, store, run_dir, run, progress=progress)
+            trials, tuning_ids, stage = tuned.evaluation, tuned.tuning_ids, "evaluation"
         finished = store.finished_ids()
         store.relabel(t for t in trials if t.id in finished)
         todo = [t for t in trials if t.id not in finished]
         with tqdm(
             total=len(trials),
             initial=len(trials) - len(todo),
-            desc=f"{experiment.name} trials",
+            desc=f"{experiment.name} {stage}",
             unit="trial",
             disable=not progress,
         ) as bar:
@@ -66,7 +146,7 @@ def run_experiment(
                 for result in results:
                     store.write(result)
                     bar.update()
-        return store.status_counts(t.id for t in trials)
+        return store.status_counts([*tuning_ids, *(t.id for t in trials)])
 
 
 def _describe(registry: Registry[Any], name: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from gesbench.core.problem import Problem
 from gesbench.core.registry import optimizers, problems
 from gesbench.run.provenance import provenance
 from gesbench.spec.trial import TrialSpec
-from gesbench.store.record import TRACE_COLUMNS, Status, TrialResult
+from gesbench.store.record import TRACE_COLUMNS, Status, TrialResult, clean_metrics
 
 
 class TraceRecorder:
@@ -85,7 +85,8 @@ class TraceRecorder:
 
 def run_trial(spec: TrialSpec) -> TrialResult:
     """Run ``spec`` to the end of its budget and return its result; never raises for a trial
-    that fails (the error is recorded), except on KeyboardInterrupt.
+    that fails (the error is recorded; also ``SystemExit`` and other exceptions that are not
+    errors, raised by plugin code), except on KeyboardInterrupt.
 
     BLAS is limited to one thread, so results are bit-identical whatever the worker count.
     Floating-point overflow and invalid operations are not warned about: the oracle and the
@@ -114,7 +115,9 @@ def run_trial(spec: TrialSpec) -> TrialResult:
             recorder.record()
             drive(optimizer, oracle, recorder.after_iteration)
             recorder.finish()
-            final_metrics = problem.final_metrics(optimizer.x)
+            final_metrics = clean_metrics(
+                problem.final_metrics(optimizer.x), f"{spec.problem}: final_metrics()"
+            )
         except Diverged as exc:
             status, error = "diverged", str(exc)
         except TrialTimeout:  # raised by the executor's time limit (gesbench.run.executors)
@@ -123,7 +126,9 @@ def run_trial(spec: TrialSpec) -> TrialResult:
                 f"TrialTimeout: time limit reached after {time.perf_counter() - t0:.1f} s, "
                 f"at iteration {oracle.iterations if oracle else 0}"
             )
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit too: plugin code must not end the run
             status = "failed"
             error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
     trace = (

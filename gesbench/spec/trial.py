@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -112,8 +113,9 @@ class TrialSpec:
     def to_json(self) -> str:
         return canonical_json(self.to_dict())
 
-    @property
+    @cached_property
     def id(self) -> str:
+        """A hash of :meth:`identity` (computed once per spec: a run looks it up often)."""
         return digest(self.identity())[:20]
 
     def streams(self) -> Streams:

@@ -11,19 +11,24 @@ import fcntl
 import json
 import os
 import sqlite3
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 
 import numpy as np
 
 from gesbench.core.errors import StoreError
 from gesbench.spec.trial import IDENTITY_VERSION, TrialSpec
-from gesbench.store.record import TRACE_COLUMNS, TrialResult
+from gesbench.store.record import TRACE_COLUMNS, TrialResult, clean_metrics
 
 STORE_NAME = "results.sqlite"
+APPLICATION_ID = 0x47455342
+"""``PRAGMA application_id`` of stores gesbench creates ("GESB"; 0 in older stores)."""
 LOCK_NAME = ".gesbench.lock"
 FINAL_STATUSES = ("done", "diverged")
 SCHEMA_VERSION = 2
@@ -98,10 +103,15 @@ def check_schema(db: sqlite3.Connection, path: Path) -> int:
     (which is then left untouched) or one written by a newer gesbench."""
     tables = _tables(db)
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    if tables and not {"meta", "trials", "traces"} <= tables:
+    application = int(db.execute("PRAGMA application_id").fetchone()[0])
+    foreign = (tables and not {"meta", "trials", "traces"} <= tables) or (
+        application not in (0, APPLICATION_ID) or (not tables and version)
+    )
+    if foreign:
+        listed = ", ".join(sorted(tables)) or "none"
         raise StoreError(
-            f"{path} is not a gesbench result store (tables: {', '.join(sorted(tables))}); "
-            "move it away or choose another run folder"
+            f"{path} is an SQLite database but not a gesbench result store (tables: {listed}); "
+            "gesbench leaves it untouched: move it away, or choose another run folder (--out)"
         )
     if version > SCHEMA_VERSION:
         raise StoreError(
@@ -119,6 +129,7 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
         if fresh:
             for statement in TABLES.split(";"):
                 db.execute(statement)
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         elif version < SCHEMA_VERSION:
             if "metrics" not in _columns(db, "trials"):  # older still: before final metrics
                 db.execute("ALTER TABLE trials ADD COLUMN metrics TEXT NOT NULL DEFAULT '{}'")
@@ -127,19 +138,111 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
+def _unreadable(path: Path, exc: BaseException) -> StoreError:
+    """The error for a store SQLite cannot read: garbage, truncated, or not SQLite at all."""
+    return StoreError(
+        f"{path} is not a readable gesbench result store ({exc}): it is damaged (truncated, "
+        "overwritten) or not an SQLite database. Move it away (keep it if it may be "
+        f"recoverable: sqlite3 {path} .recover) and run the experiment again to start afresh, "
+        "or choose another run folder (--out)"
+    )
+
+
+def _damaged(path: Path, problem: str) -> StoreError:
+    return StoreError(
+        f"{path} is damaged (SQLite integrity check: {problem}). Move it away (keep it if it "
+        f"may be recoverable: sqlite3 {path} .recover) and run the experiment again to start "
+        "afresh, or choose another run folder (--out)"
+    )
+
+
+_CHECKED: set[tuple[str, int, int, int]] = set()
+"""Stores found intact in this process, by (path, mtime, size, WAL size): checked once."""
+
+
+def _stamp(path: Path) -> tuple[str, int, int, int]:
+    stat = path.stat()
+    wal = Path(f"{path}-wal")
+    wal_size = wal.stat().st_size if wal.exists() else -1
+    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size, wal_size)
+
+
+def _check_store(db: sqlite3.Connection, path: Path) -> int:
+    """Schema version of an opened store: StoreError when it is foreign, newer, unreadable or
+    fails ``PRAGMA quick_check`` (run once per version of the file in a process)."""
+    try:
+        version = check_schema(db, path)
+        stamp = _stamp(path)
+        if stamp not in _CHECKED:
+            problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                found = "; ".join(" ".join(p.split()) for p in problems)
+                raise _damaged(path, found if len(found) < 300 else found[:297] + "...")
+            _CHECKED.add(stamp)
+    except sqlite3.DatabaseError as exc:
+        raise _unreadable(path, exc) from None
+    return version
+
+
+def _sidecars(path: Path) -> tuple[Path, Path]:
+    return Path(f"{path}-wal"), Path(f"{path}-shm")
+
+
+def _close_refused(db: sqlite3.Connection, path: Path, existed: tuple[bool, bool]) -> None:
+    """Close a connection to a store being refused, and remove the empty write-ahead log and
+    shared-memory files that merely opening it (a WAL-mode file) created, so that a refused
+    file is left exactly as it was found."""
+    db.close()
+    wal, shm = _sidecars(path)
+    if not existed[0] and wal.is_file() and wal.stat().st_size == 0:
+        wal.unlink(missing_ok=True)
+        if not existed[1]:
+            shm.unlink(missing_ok=True)
+
+
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
 def connect_readonly(run_dir: str | os.PathLike[str]) -> sqlite3.Connection:
-    """A read-only connection to a run folder's store, checked to be a gesbench store."""
+    """A read-only connection to a run folder's store, checked to be an intact gesbench store.
+
+    In a folder this process cannot write (read-only media, another user's run) the store is
+    opened with ``immutable=1``, since SQLite cannot create the lock files it otherwise needs;
+    trials still in an unmerged write-ahead log (a run killed there) are then not seen, which
+    a warning says.
+    """
     path = store_path(run_dir)
     if not path.is_file():
         raise StoreError(f"no gesbench result store in {str(run_dir)!r} ({STORE_NAME})")
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    query = "mode=ro"
+    wal, shm = _sidecars(path)
+    if not _writable(path.parent):
+        query += "&immutable=1"
+        if wal.is_file() and wal.stat().st_size > 0:
+            warnings.warn(
+                f"{path.parent} is read-only and its store has an unmerged write-ahead log "
+                f"({wal.name}, {wal.stat().st_size} bytes): the trials in it are not shown. "
+                "Copy the folder to writable storage to see them.",
+                stacklevel=3,
+            )
+    existed = (wal.exists(), shm.exists())
     try:
-        check_schema(db, path)
+        db = sqlite3.connect(f"file:{quote(str(path))}?{query}", uri=True)
     except sqlite3.DatabaseError as exc:
-        db.close()
-        raise StoreError(f"{path} is not a gesbench result store (or is damaged): {exc}") from None
+        raise _unreadable(path, exc) from None
+    try:
+        _check_store(db, path)
+        if not _tables(db):
+            raise StoreError(
+                f"{path} is an empty database: the run that created it stored nothing (it "
+                "stopped before its first trial?); run the experiment into this folder again"
+            )
+    except sqlite3.DatabaseError as exc:
+        _close_refused(db, path, existed)
+        raise _unreadable(path, exc) from None
     except StoreError:
-        db.close()
+        _close_refused(db, path, existed)
         raise
     return db
 
@@ -156,17 +259,25 @@ class ResultStore:
             raise StoreError(f"no gesbench result store in {str(run_dir)!r} ({STORE_NAME})")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path, timeout=30)
+        existed = path.is_file()
+        sidecars = (Path(f"{path}-wal").exists(), Path(f"{path}-shm").exists())
         try:
-            check_schema(self.db, path)
+            self.db = sqlite3.connect(path, timeout=30)
+        except sqlite3.DatabaseError as exc:
+            raise _unreadable(path, exc) from None
+        try:
+            if existed:
+                _check_store(self.db, path)  # before anything could write to it
+            else:
+                check_schema(self.db, path)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             _migrate(self.db, path)
         except sqlite3.DatabaseError as exc:
-            self.db.close()
-            raise StoreError(f"{path} is not a gesbench result store: {exc}") from None
+            _close_refused(self.db, path, sidecars)
+            raise _unreadable(path, exc) from None
         except StoreError:
-            self.db.close()
+            _close_refused(self.db, path, sidecars)
             raise
 
     def __enter__(self) -> ResultStore:
@@ -209,7 +320,16 @@ class ResultStore:
             )
 
     def write(self, result: TrialResult) -> None:
-        """Store one trial and its trace atomically (replacing an earlier failed attempt)."""
+        """Store one trial and its trace atomically (replacing an earlier failed attempt).
+
+        Final metrics that are not numbers (a plugin's bug, caught here if its worker did not
+        catch it) make the trial failed, with the reason, rather than stop the run.
+        """
+        try:
+            metrics = clean_metrics(result.metrics, f"{result.spec.problem}: final_metrics()")
+        except TypeError as exc:
+            metrics = {}
+            result = replace(result, status="failed", error=f"TypeError: {exc}")
         s = result.spec
         trial_id = result.trial_id  # a hash of the spec: computed once, not once per row
         trace = np.column_stack([result.trace[c] for c in TRACE_COLUMNS]).astype(object)
@@ -233,7 +353,7 @@ class ResultStore:
             _nullable(result.final_loss),
             s.to_json(),
             json.dumps(result.provenance, sort_keys=True),
-            json.dumps(result.metrics, sort_keys=True),
+            json.dumps(metrics, sort_keys=True),
             IDENTITY_VERSION,
             s.stage,
             result.dim,

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import closing
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
 
-from gesbench.core.errors import GesbenchError
+from gesbench.core.errors import GesbenchError, StoreError
 from gesbench.spec.trial import IDENTITY_VERSION
 from gesbench.store.database import connect_readonly, store_path
 from gesbench.store.record import TRACE_COLUMNS
+from gesbench.store.tuning import selected_settings, with_roles
 
 TRIAL_COLUMNS = [
     "id", "experiment", "problem", "problem_label", "optimizer", "label", "repetition",
@@ -31,17 +35,36 @@ LATER_COLUMNS = {
 
 class Results(NamedTuple):
     """``trials``: one row per trial (spec and provenance as JSON text columns, and a
-    ``final_NAME`` column per final metric a problem reports, e.g. ``final_accuracy``).
-    ``traces``: one row per logged point, with the trial's identifying columns joined in."""
+    ``final_NAME`` column per final metric a problem reports, e.g. ``final_accuracy``;
+    ``role`` is ``tuning`` or ``evaluation``). ``traces``: one row per logged point, with the
+    trial's identifying columns joined in. ``selected``: the settings a tuning stage selected,
+    one row per problem and tuned method (empty without tuning)."""
 
     trials: pd.DataFrame
     traces: pd.DataFrame
+    selected: pd.DataFrame  # a tuning stage's selected settings (gesbench.store.tuning)
+
+
+@contextmanager
+def _reading(run_dir: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]:
+    """A checked read-only connection; a store that turns out unreadable midway (a damaged
+    page, a value that is not what gesbench wrote) raises StoreError naming the file."""
+    path = store_path(run_dir)
+    with closing(connect_readonly(run_dir)) as db:
+        try:
+            yield db
+        except (sqlite3.DatabaseError, pd.errors.DatabaseError, json.JSONDecodeError) as exc:
+            raise StoreError(
+                f"{path} could not be read ({type(exc).__name__}: {exc}); it is damaged or was "
+                "not written by gesbench. Move it away (keep it if it may be recoverable: "
+                f"sqlite3 {path} .recover) and run the experiment again to start afresh"
+            ) from None
 
 
 def read_meta(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The store's meta table: 'experiment' (the spec last run into the folder), 'trial_ids'
     (its trials), 'components' (what the run's problems and optimizers declared)."""
-    with closing(connect_readonly(run_dir)) as db:
+    with _reading(run_dir) as db:
         return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
 
 
@@ -50,7 +73,7 @@ def legacy_trials(run_dir: str | os.PathLike[str]) -> int:
     stay readable but a run never re-uses them, since their seeds were derived differently."""
     if not store_path(run_dir).is_file():
         return 0
-    with closing(connect_readonly(run_dir)) as db:
+    with _reading(run_dir) as db:
         if "identity_version" not in {row[1] for row in db.execute("PRAGMA table_info(trials)")}:
             return int(db.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
         query = "SELECT COUNT(*) FROM trials WHERE identity_version != ?"
@@ -66,7 +89,7 @@ def load_results(run_dir: str | os.PathLike[str], *, all_trials: bool = False) -
     (``identity_version`` 1), which are kept but never re-used. Failed trials are always
     included, with their error: filter on ``status`` rather than losing them silently.
     """
-    with closing(connect_readonly(run_dir)) as db:
+    with _reading(run_dir) as db:
         stored = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
         later = [c if c in stored else f"{default} AS {c}" for c, default in LATER_COLUMNS.items()]
         trials = pd.read_sql_query(
@@ -79,30 +102,100 @@ def load_results(run_dir: str | os.PathLike[str], *, all_trials: bool = False) -
             "SELECT * FROM traces", db, dtype=dict.fromkeys(TRACE_COLUMNS, float)
         )
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        if not all_trials and "trial_ids" in meta:
+            trials = trials[trials["id"].isin(json.loads(meta["trial_ids"]))]
     trials["dim"] = trials["dim"].astype("Int64")
-    if not all_trials and "trial_ids" in meta:
-        trials = trials[trials["id"].isin(json.loads(meta["trial_ids"]))]
-    finals = pd.DataFrame(
-        [json.loads(m) for m in trials.pop("metrics")], index=trials.index, dtype=float
-    )
+    finals = _final_metrics(trials.pop("metrics"))
     trials = pd.concat([trials, finals.add_prefix("final_")], axis=1)
+    trials = with_roles(trials, meta.get("tuning"))  # role: tuning / evaluation
     trials = trials.sort_values(["problem_label", "label", "repetition"]).reset_index(drop=True)
-    keys = ["id", "problem_label", "label", "optimizer", "repetition", "status"]
+    keys = ["id", "problem_label", "label", "optimizer", "repetition", "status", "role"]
     traces = traces.merge(trials[keys].rename(columns={"id": "trial_id"}), on="trial_id")
-    return Results(trials, traces)
+    return Results(trials, traces, selected_settings(meta.get("tuning")))
 
 
-def export(run_dir: str | os.PathLike[str], fmt: str = "csv") -> list[Path]:
-    """Write ``trials`` and ``traces`` tables next to the store; return the paths written."""
+def _final_metrics(column: pd.Series) -> pd.DataFrame:
+    """The stored final metrics as float columns. Whatever a store holds (a value an older
+    gesbench let through, text that is not JSON) becomes NaN for that trial only, never an
+    error for the whole store."""
+    rows = []
+    for text in column:
+        try:
+            value = json.loads(text) if isinstance(text, str) else {}
+        except ValueError:
+            value = {}
+        rows.append(value if isinstance(value, dict) else {})
+    frame = pd.DataFrame(rows, index=column.index)
+    return frame.apply(pd.to_numeric, errors="coerce").astype(float)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a CSV text cell as a formula (OWASP's list)."""
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy in which every text cell that a spreadsheet would run as a formula (one starting
+    with ``=``, ``+``, ``-``, ``@``, tab or carriage return) starts with ``'`` instead; numbers,
+    negative ones included, are never touched."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
+            continue
+        risky = values.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS))
+        if risky.any():
+            out[column] = values.astype(object).where(~risky, "'" + values.astype(str))
+    return out
+
+
+def export(
+    run_dir: str | os.PathLike[str], fmt: str = "csv", *, all_trials: bool = False
+) -> list[Path]:
+    """Write ``trials`` and ``traces`` tables next to the store; return the paths written.
+
+    Like :func:`load_results`, only the trials of the experiment last run into the folder by
+    default; ``all_trials=True`` exports every stored trial. In CSV, text cells that a
+    spreadsheet would run as formulas are neutralised (see :func:`neutralise_formulas`).
+    """
     if fmt not in ("csv", "parquet"):
         raise GesbenchError(f"unknown export format {fmt!r}; choose csv or parquet")
-    results = load_results(run_dir, all_trials=True)
+    results = load_results(run_dir, all_trials=all_trials)
     written = []
     for name, frame in results._asdict().items():
         target = Path(run_dir) / f"{name}.{fmt}"
-        if fmt == "csv":
-            frame.to_csv(target, index=False)
-        else:
-            frame.to_parquet(target, index=False)
+        try:
+            if fmt == "csv":
+                neutralise_formulas(frame).to_csv(target, index=False)
+            else:
+                frame.to_parquet(target, index=False)
+        except OSError as exc:
+            raise GesbenchError(f"cannot write {target}: {exc.strerror or exc}") from None
         written.append(target)
     return written
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """Failed trials of one problem and method: how many, and the first line of one's error."""
+
+    problem_label: str
+    label: str
+    count: int
+    error: str
+
+
+def failure_groups(run_dir: str | os.PathLike[str]) -> list[FailureGroup]:
+    """The failed trials of the experiment last run into the folder, grouped by problem and
+    method (largest groups first), each with the first line of its first error."""
+    trials = load_results(run_dir).trials
+    failed = trials[trials["status"] == "failed"]
+    groups = [
+        FailureGroup(str(problem), str(label), len(group), _first_line(group["error"].iloc[0]))
+        for (problem, label), group in failed.groupby(["problem_label", "label"], sort=True)
+    ]
+    return sorted(groups, key=lambda g: -g.count)
+
+
+def _first_line(error: object) -> str:
+    lines = str(error).strip().splitlines() if isinstance(error, str) else []
+    return lines[0] if lines else "(no error text)"

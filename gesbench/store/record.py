@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any, Literal
 
 import numpy as np
@@ -48,3 +50,28 @@ class TrialResult:
     @property
     def trial_id(self) -> str:
         return self.spec.id
+
+
+def clean_metrics(metrics: object, owner: str = "final_metrics()") -> dict[str, float]:
+    """Final metrics as the store keeps them: ``{name: float}``.
+
+    Any real number is accepted and stored as a float (numpy scalars and booleans included;
+    NaN and inf too); anything else raises ``TypeError`` naming the metric,
+    so that the trial that produced it fails instead of the store or a later reader.
+    """
+    if not isinstance(metrics, Mapping):
+        raise TypeError(
+            f"{owner} must return a dict of metric name -> number, got "
+            f"{type(metrics).__name__}: {metrics!r:.80}"
+        )
+    out: dict[str, float] = {}
+    for name, value in metrics.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{owner} returned a metric name that is not a string: {name!r:.80}")
+        if not isinstance(value, Real | np.bool_):
+            raise TypeError(
+                f"{owner} returned {type(value).__name__} {value!r:.80} for metric {name!r}; "
+                "final metrics must be numbers"
+            )
+        out[name] = float(value)
+    return out

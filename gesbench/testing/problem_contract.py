@@ -2,7 +2,8 @@
 
 ``check_problem`` builds the problem a few times and checks shapes, determinism by seed,
 immutability, batched evaluation, finiteness at ``x0``, the surrogate's shape and its use of
-the generator it is given, and that nothing touches the global random state. A plugin's own
+the generator it is given, that ``final_metrics`` gives floats, and that nothing touches the
+global random state. A plugin's own
 test suite can call it::
 
     from gesbench.testing import check_problem
@@ -163,5 +164,26 @@ def check_problem(
         if d.shape != (problem.dim,) or not np.isfinite(d).all():
             _fail(name, f"true_grad must be finite with shape ({problem.dim},)")
 
+    with _global_rng_untouched(name, "final_metrics"):
+        for point in (np.array(problem.x0), X[0]):
+            _check_final_metrics(name, problem.final_metrics(point))
+
     if _fingerprint(problem) != fingerprint:
         _fail(name, "the problem's arrays changed after loss/surrogate calls (must be immutable)")
+
+
+def _check_final_metrics(name: str, metrics: object) -> None:
+    """``final_metrics`` gives ``{str: float}``: what the store keeps, exactly (an int or a
+    numpy scalar other than float64 is converted when stored; better to return floats)."""
+    if not isinstance(metrics, Mapping):
+        _fail(name, f"final_metrics must return a dict of str -> float, got {metrics!r:.80}")
+        return
+    for key, value in metrics.items():
+        if not isinstance(key, str) or not key:
+            _fail(name, f"final_metrics keys must be non-empty strings, got {key!r}")
+        if not isinstance(value, float):
+            _fail(
+                name,
+                f"final_metrics[{key!r}] is {type(value).__name__} {value!r:.60}; final metrics "
+                "must be floats (return float(...))",
+            )

@@ -96,6 +96,21 @@ class _NonFinite(_Quadratic):
         return np.full(len(X), np.nan)
 
 
+class _Int64Metric(_Quadratic):
+    def final_metrics(self, x: Array) -> dict[str, float]:
+        return {"hits": np.int64(3)}  # type: ignore[dict-item]
+
+
+class _Float32Metric(_Quadratic):
+    def final_metrics(self, x: Array) -> dict[str, float]:
+        return {"accuracy": np.float32(0.5)}  # type: ignore[dict-item]
+
+
+class _TextMetric(_Quadratic):
+    def final_metrics(self, x: Array) -> dict[str, float]:
+        return {"verdict": "good"}  # type: ignore[dict-item]
+
+
 def test_a_correct_problem_passes() -> None:
     check_problem(_Quadratic)
 
@@ -110,6 +125,9 @@ def test_a_correct_problem_passes() -> None:
         (_Mutating, "immutable"),
         (_WrongShape, "surrogate_grad must have shape"),
         (_NonFinite, "finite"),
+        (_Int64Metric, r"final_metrics\['hits'\] is int64 .*3.*; final metrics must be floats"),
+        (_Float32Metric, r"final_metrics\['accuracy'\] is float32 .*0.5.*; .* \(return float"),
+        (_TextMetric, r"final_metrics\['verdict'\] is str 'good'; final metrics must be floats"),
     ],
 )
 def test_contract_catches_violation(cls: type[Problem], message: str) -> None:

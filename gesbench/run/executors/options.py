@@ -11,6 +11,13 @@ DEFAULT_RETRIES = 1
 """How many times a trial is run again after its worker process died under it."""
 
 
+def kill_grace(timeout: float) -> float:
+    """Seconds a trial may run past its time limit before its worker is killed: the limit
+    itself stops a trial at its next Python bytecode (keeping its partial trace); this is for
+    one stuck in native code. Half the limit, between 2 s and 30 s."""
+    return max(2.0, min(30.0, 0.5 * timeout))
+
+
 @dataclass(frozen=True)
 class ExecutorOptions:
     """How trials are spread: ``workers`` local processes (or a local Dask cluster of that
