@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 from gesbench.core.errors import GesbenchError
 from gesbench.reproduce.published import REPRODUCTIONS
+from gesbench.spec.experiment import DEFAULT_MAX_TRIALS
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -90,9 +93,12 @@ def _run(args: argparse.Namespace) -> int:
     from gesbench.spec.experiment import load_experiment
     from gesbench.store.reader import legacy_trials
 
-    experiment = load_experiment(args.spec).with_overrides(args.repetitions, args.budget)
+    experiment = load_experiment(args.spec, max_trials=args.max_trials).with_overrides(
+        args.repetitions, args.budget
+    )
+    experiment.check_size(args.max_trials)
     out = Path(args.out) if args.out else Path("reports") / experiment.name
-    print(f"{experiment.name}: {len(experiment.trials())} trials -> {out}")
+    print(f"{experiment.name}: {experiment.trial_count} trials -> {out}")
     legacy = legacy_trials(out)
     if legacy:
         print(
@@ -109,31 +115,64 @@ def _run(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             trial_timeout=args.trial_timeout,
             progress=not args.no_progress,
+            max_trials=args.max_trials,
+            memory_check=not args.no_memory_check,
         )
     except KeyboardInterrupt:
-        # The overrides are part of the trials' ids: the resume command must repeat them.
-        overrides = "".join(
-            f" --{name} {value:g}"
-            for name, value in (("repetitions", args.repetitions), ("budget", args.budget))
-            if value is not None
-        )
+        command = _command("run", args.spec, "--out", out, *_overrides(args))
         print(
             "\ninterrupted; finished trials are stored and will not run again. Resume with "
-            f"the same command, e.g.: gesbench run {args.spec} --out {out}{overrides}",
+            f"the same command, e.g.: {command}",
             file=sys.stderr,
         )
         return 130
     print("trials: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    if counts.get("failed", 0):
+        _print_failures(out)
     if not args.no_report:
         for path in build_report(out):
             print(f"wrote {path}")
     return 0 if counts.get("failed", 0) == 0 else 1
 
 
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """The options that change which trials a run has, exactly as given: a resume command must
+    repeat them (``--budget 1234567``, never a rounded ``1.23457e+06``)."""
+    out = []
+    for option, value in (("--repetitions", args.repetitions), ("--budget", args.budget)):
+        if value is not None:
+            out += [option, repr(value)]  # ints print whole; floats round-trip exactly
+    if getattr(args, "max_trials", DEFAULT_MAX_TRIALS) != DEFAULT_MAX_TRIALS:
+        out += ["--max-trials", "none" if args.max_trials is None else str(args.max_trials)]
+    return out
+
+
+def _command(*words: object) -> str:
+    """A ``gesbench`` command line a shell reads back as these words."""
+    return " ".join(["gesbench", *(shlex.quote(str(w)) for w in words)])
+
+
+def _print_failures(run_dir: Path) -> None:
+    """Each group of failed trials (problem x method), its size and its first error line."""
+    from gesbench.store.reader import failure_groups
+
+    print("failed trials (re-running the command retries them):")
+    for g in failure_groups(run_dir):
+        error = g.error if len(g.error) <= 160 else g.error[:157] + "..."
+        print(f"  {g.problem_label} x {g.label}: {g.count} failed: {error}")
+
+
 def _report(args: argparse.Namespace) -> int:
     from gesbench.report.build import build_report
 
-    for path in build_report(args.run_dir, reference=args.reference):
+    try:
+        paths = build_report(args.run_dir, reference=args.reference)
+    except OSError as exc:  # e.g. a run folder on read-only media
+        raise GesbenchError(
+            f"cannot write the report into {args.run_dir!r}: {exc}; it is written into the "
+            "run folder, so copy the folder somewhere writable to report it"
+        ) from None
+    for path in paths:
         print(f"wrote {path}")
     return 0
 
@@ -151,7 +190,13 @@ def _reproduce(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except KeyboardInterrupt:
-        print("\ninterrupted; finished trials are stored. Resume with the same command.")
+        out = ["--out", args.out] if args.out else []
+        command = _command("reproduce", args.name, *out, *_overrides(args))
+        print(
+            "\ninterrupted; finished trials are stored and will not run again. Resume with "
+            f"the same command, e.g.: {command}",
+            file=sys.stderr,
+        )
         return 130
     for path in paths:
         print(f"wrote {path}")
@@ -162,7 +207,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from gesbench.store.reader import export
 
-    for path in export(args.run_dir, args.format):
+    for path in export(args.run_dir, args.format, all_trials=args.all):
         print(f"wrote {path}")
     return 0
 
@@ -187,17 +232,39 @@ def _bench_compare(args: argparse.Namespace) -> int:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
     return value
 
 
 def _positive_number(text: str) -> float:
-    value = float(text)
+    """A positive finite number; whole numbers become ints, so ``--budget 1000`` and
+    ``--budget 1e3`` are the same trials as ``limit = 1000`` in a spec."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
     return int(value) if value.is_integer() else value
+
+
+def _timeout(text: str) -> float | None:
+    """Seconds (positive), or 'inf' / 'none' for no limit."""
+    if text.strip().lower() in ("inf", "+inf", "infinity", "none"):
+        return None
+    return _positive_number(text)
+
+
+def _max_trials(text: str) -> int | None:
+    """A trial count, or 'none' for no limit."""
+    return None if text.strip().lower() in ("none", "inf") else _positive_int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,12 +312,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--trial-timeout",
-        type=_positive_number,
+        type=_timeout,
         metavar="SECONDS",
-        help="stop a trial after this long and record it failed (retried on resume)",
+        help="stop a trial after this long and record it failed (retried on resume; "
+        "'inf': no limit)",
     )
     p.add_argument("--repetitions", type=_positive_int, help="override the spec's repetitions")
     p.add_argument("--budget", type=_positive_number, help="override the spec's budget limit")
+    p.add_argument(
+        "--max-trials",
+        type=_max_trials,
+        default=DEFAULT_MAX_TRIALS,
+        metavar="N",
+        help=f"refuse a spec of more trials than this (default {DEFAULT_MAX_TRIALS:,}; 'none')",
+    )
+    p.add_argument(
+        "--no-memory-check",
+        action="store_true",
+        help="run even when the problems' memory estimates exceed this machine's memory",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--no-report", action="store_true", help="skip building the report")
     p.set_defaults(func=_run)
@@ -274,6 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export a run folder's trials and traces")
     p.add_argument("run_dir")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="every trial stored in the folder (default: the experiment last run into it)",
+    )
     p.set_defaults(func=_export)
 
     p = sub.add_parser(

@@ -117,6 +117,11 @@ def test_executor_arguments_are_checked_before_anything_runs(small_experiment):
         (["--workers", "0"], "--workers: expected an integer >= 1, got 0"),
         (["--repetitions", "0"], "--repetitions: expected an integer >= 1"),
         (["--budget", "0"], "--budget: expected a positive number"),
+        (["--budget", "inf"], "--budget: expected a positive finite number, got inf"),
+        (["--budget", "lots"], "--budget: expected a positive number, got lots"),
+        (["--trial-timeout", "nan"], "--trial-timeout: expected a positive number, got nan"),
+        (["--repetitions", "2.5"], "--repetitions: expected an integer >= 1, got 2.5"),
+        (["--max-trials", "0"], "--max-trials: expected an integer >= 1, got 0"),
         (["--executor", "threads"], "--executor: invalid choice: 'threads'"),
     ],
 )
@@ -157,4 +162,4 @@ def test_a_store_that_is_not_sqlite_is_refused(tmp_path, capsys):
     spec = tmp_path / "tiny.toml"
     spec.write_text(TINY)
     assert main(["run", str(spec), "--out", str(tmp_path), "--no-progress"]) == 2
-    assert "is not a gesbench result store" in capsys.readouterr().err
+    assert "is not a readable gesbench result store" in capsys.readouterr().err

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import shlex
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from gesbench.cli import main
+from gesbench.cli import build_parser, main
+from gesbench.spec.experiment import load_experiment
+from gesbench.store.reader import neutralise_formulas
 
 SPEC = """
 name = "tiny"
@@ -85,3 +89,117 @@ def test_bad_input_gives_a_clear_message_and_exit_code_2(tmp_path, capsys):
     assert "optimizers[1].name" in err and "'vanilla_es'" in err
     assert main(["report", str(tmp_path / "nowhere")]) == 2
     assert "no gesbench result store" in capsys.readouterr().err
+
+
+def interrupted(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("options", "exact"),
+    [
+        (["--budget", "1234567"], "--budget 1234567"),
+        (["--budget", "0.30000000000000004"], "--budget 0.30000000000000004"),
+        (["--budget", "1e3", "--repetitions", "3"], "--repetitions 3 --budget 1000"),
+        (["--max-trials", "7"], "--max-trials 7"),
+    ],
+)
+def test_the_resume_hint_repeats_the_overrides_exactly(
+    spec_file, tmp_path, capsys, monkeypatch, options, exact
+):
+    """Following the printed hint must run the same trials: overrides are printed exactly
+    (never 1.23457e+06), and the command reads back as the same arguments."""
+    from gesbench.run import experiment
+
+    monkeypatch.setattr(experiment, "run_experiment", interrupted)
+    out = tmp_path / "a folder with spaces"
+    args = ["run", str(spec_file), "--out", str(out), *options]
+    assert main([*args, "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    hint = err.split("Resume with the same command, e.g.: ")[1].strip()
+    assert hint.endswith(exact)
+    again = build_parser().parse_args(shlex.split(hint)[1:])
+    first = build_parser().parse_args(args)
+    for name in ("spec", "out", "budget", "repetitions", "max_trials"):
+        assert getattr(again, name) == getattr(first, name), name
+    spec = load_experiment(again.spec).with_overrides(again.repetitions, again.budget)
+    original = load_experiment(first.spec).with_overrides(first.repetitions, first.budget)
+    assert [t.id for t in spec.trials()] == [t.id for t in original.trials()]
+
+
+def test_the_reproduce_resume_hint_repeats_its_overrides(tmp_path, capsys, monkeypatch):
+    from gesbench.reproduce import check
+
+    monkeypatch.setattr(check, "reproduce", interrupted)
+    out = tmp_path / "fig1 quick"
+    args = ["reproduce", "fig1", "--out", str(out), "--repetitions", "2", "--budget", "1234567"]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    hint = err.split("Resume with the same command, e.g.: ")[1].strip()
+    assert shlex.split(hint) == ["gesbench", *args]
+
+
+def test_an_infinite_trial_timeout_means_no_limit(spec_file, tmp_path, capsys):
+    args = ["run", str(spec_file), "--out", str(tmp_path / "run"), "--no-progress"]
+    assert main([*args, "--no-report", "--trial-timeout", "inf"]) == 0
+    assert "4 done" in capsys.readouterr().out
+    assert build_parser().parse_args([*args, "--trial-timeout", "none"]).trial_timeout is None
+
+
+def test_export_writes_the_current_experiment_unless_asked_for_all(spec_file, tmp_path):
+    out = tmp_path / "run"
+    args = ["run", str(spec_file), "--out", str(out), "--no-progress", "--no-report"]
+    assert main(args) == 0
+    assert main([*args, "--budget", "60"]) == 0  # another experiment in the same folder
+    assert main(["export", str(out)]) == 0
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 4 and (trials["evaluations"] == 60).all()
+    traces = pd.read_csv(out / "traces.csv")
+    assert set(traces["trial_id"]) == set(trials["id"])
+    assert main(["export", str(out), "--all"]) == 0
+    everything = pd.read_csv(out / "trials.csv")
+    assert len(everything) == 8 and set(everything["evaluations"]) == {60, 120}
+
+
+def test_exported_text_cells_cannot_run_as_spreadsheet_formulas(tmp_path):
+    spec = tmp_path / "labels.toml"
+    spec.write_text(
+        SPEC.replace('label = "Guided ES"', 'label = "=HYPERLINK(\\"http://x\\",\\"y\\")"')
+        .replace('label = "Vanilla ES"', 'label = "-2+3"')
+        .replace('name = "perturbed_quadratic"', 'name = "perturbed_quadratic"\nlabel = "@SUM(A1)"')
+    )
+    out = tmp_path / "run"
+    assert main(["run", str(spec), "--out", str(out), "--no-progress", "--no-report"]) == 0
+    assert main(["export", str(out)]) == 0
+    with open(out / "trials.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["label"] for r in rows} == {'\'=HYPERLINK("http://x","y")', "'-2+3"}
+    assert {r["problem_label"] for r in rows} == {"'@SUM(A1)"}
+    for row in rows:  # numbers, negative ones included, are untouched
+        assert float(row["final_loss"]) == pytest.approx(float(row["final_loss"]))
+        assert not row["final_loss"].startswith("'") and not row["repetition"].startswith("'")
+    traces = pd.read_csv(out / "traces.csv")
+    assert set(traces["label"]) == {'\'=HYPERLINK("http://x","y")', "'-2+3"}
+    assert traces["loss"].dtype == float
+    # Parquet keeps the values as they are: it is not opened by spreadsheets as text.
+    assert main(["export", str(out), "--format", "parquet"]) == 0
+    labels = set(pd.read_parquet(out / "trials.parquet")["label"])
+    assert labels == {'=HYPERLINK("http://x","y")', "-2+3"}
+
+
+def test_only_text_is_neutralised_never_numbers():
+    frame = pd.DataFrame(
+        {
+            "number": [-1.5, 2.0],
+            "count": [-3, 4],
+            "text": ["-1.5", "+cmd|' /C calc'!A0"],
+            "mixed": [-2.0, "=1+1"],
+            "safe": ["GES", "a=b"],
+        }
+    )
+    out = neutralise_formulas(frame)
+    assert out["number"].tolist() == [-1.5, 2.0] and out["count"].tolist() == [-3, 4]
+    assert out["text"].tolist() == ["'-1.5", "'+cmd|' /C calc'!A0"]
+    assert out["mixed"].tolist() == [-2.0, "'=1+1"]
+    assert out["safe"].tolist() == ["GES", "a=b"]
+    assert frame["text"].tolist() == ["-1.5", "+cmd|' /C calc'!A0"]  # the input is left alone

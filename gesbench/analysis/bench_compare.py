@@ -6,11 +6,14 @@ record metrics in ``extra_info["quality"]`` as ``{name: {"median", "spread", "va
 "lower_is_better"}}`` (see ``tests/benchmarks/test_bench_quality.py``); a metric regresses when
 its median worsens by more than ``quality_tolerance`` times the baseline's seed-to-seed spread.
 A benchmark of the baseline missing from the new file is a failure unless ``allow_missing``.
+A value that is not a number (NaN, a zero or negative time) fails its comparison; a file
+without the fields a comparison needs is an error naming the file, benchmark and field.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,8 +36,11 @@ class Finding:
     new: float
     allowed: float  # the worst acceptable new value
     failed: bool
+    note: str = ""  # why the values could not be compared, if they could not
 
     def change(self) -> str:
+        if self.note:
+            return self.note
         if self.kind == "missing":
             return "not in the new file"
         if self.kind == "speed":
@@ -48,13 +54,45 @@ def load_benchmarks(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     try:
         data = json.loads(Path(path).read_text())
         benchmarks = {b["fullname"]: b for b in data["benchmarks"]}
-        return benchmarks, data.get("machine_info", {})
+        machine = data.get("machine_info", {})
     except FileNotFoundError:
         raise GesbenchError(f"benchmark file {str(path)!r} does not exist") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise GesbenchError(
             f"{str(path)!r} is not a pytest-benchmark JSON file (--benchmark-json): {exc!r}"
         ) from None
+    for name, benchmark in benchmarks.items():
+        if not isinstance(benchmark.get("stats"), dict):
+            raise GesbenchError(
+                f"{str(path)!r}: benchmark {name!r} has no 'stats' table; is it a "
+                "pytest-benchmark JSON file (--benchmark-json)?"
+            )
+    return benchmarks, machine if isinstance(machine, dict) else {}
+
+
+def _value(source: str, benchmark: str, table: Mapping[str, Any], key: str, where: str) -> float:
+    """``table[key]`` as a float (NaN for a value that is not a number); GesbenchError naming
+    the file, the benchmark and the field when it is missing."""
+    if not isinstance(table, Mapping) or key not in table:
+        raise GesbenchError(
+            f"{source}: benchmark {benchmark!r} has no {where}{key!r}; was it written by "
+            "pytest --benchmark-json (and, for quality, tests/benchmarks/test_bench_quality.py)?"
+        )
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
+
+
+def _unusable(value: float, positive: bool = False) -> str:
+    """Why ``value`` cannot be compared ('' when it can)."""
+    if math.isnan(value):
+        return "not a number"
+    if math.isinf(value):
+        return "infinite"
+    if positive and value <= 0:
+        return f"{value:g}, not a positive time"
+    return ""
 
 
 def _quality(benchmark: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,8 +108,11 @@ def compare(
     stat: str = "min",
     quality_tolerance: float = 1.0,
     allow_missing: bool = False,
+    sources: tuple[str, str] = ("new file", "baseline"),
 ) -> list[Finding]:
-    """Every speed and quality comparison between two files' benchmarks (by full name)."""
+    """Every speed and quality comparison between two files' benchmarks (by full name).
+
+    ``sources`` names the two files in errors about missing fields."""
     if stat not in SPEED_STATS:
         raise GesbenchError(f"unknown statistic {stat!r}; choose from {', '.join(SPEED_STATS)}")
     if not speed_threshold >= 0 or not quality_tolerance >= 0:
@@ -82,31 +123,50 @@ def compare(
             nan = float("nan")
             findings.append(Finding(name, "missing", "-", nan, nan, nan, not allow_missing))
             continue
-        old_time, new_time = base["stats"][stat], new[name]["stats"][stat]
+        new_source, base_source = sources
+        old_time = _value(base_source, name, base.get("stats"), stat, "stats.")
+        new_time = _value(new_source, name, new[name].get("stats"), stat, "stats.")
         allowed = old_time * (1 + speed_threshold)
+        problem = _problem(_unusable(old_time, True), _unusable(new_time, True))
         findings.append(
-            Finding(name, "speed", stat, old_time, new_time, allowed, new_time > allowed)
-        )
+            Finding(
+                name, "speed", stat, old_time, new_time, allowed,
+                bool(problem) or new_time > allowed, problem,
+            )
+        )  # fmt: skip
         new_quality = _quality(new[name])
         for metric, old in sorted(_quality(base).items()):
+            where = f"extra_info.quality.{metric}."
+            old_median = _value(base_source, name, old, "median", where)
             if metric not in new_quality:
                 nan = float("nan")
                 findings.append(
-                    Finding(name, "missing", metric, old["median"], nan, nan, not allow_missing)
+                    Finding(name, "missing", metric, old_median, nan, nan, not allow_missing)
                 )
                 continue
+            spread = _value(base_source, name, old, "spread", where)
+            value = _value(new_source, name, new_quality[metric], "median", where)
             sign = 1.0 if old.get("lower_is_better", True) else -1.0
             # A floor at rounding level, so identical results never fail on float noise.
-            margin = quality_tolerance * old["spread"] + 1e-12 * abs(old["median"])
-            allowed = old["median"] + sign * margin
-            value = new_quality[metric]["median"]
+            margin = quality_tolerance * spread + 1e-12 * abs(old_median)
+            allowed = old_median + sign * margin
+            problem = _problem(
+                _unusable(old_median) or (_unusable(spread) and f"spread {_unusable(spread)}"),
+                _unusable(value),
+            )
             findings.append(
                 Finding(
-                    name, "quality", metric, old["median"], value, allowed,
-                    sign * (value - allowed) > 0,
+                    name, "quality", metric, old_median, value, allowed,
+                    bool(problem) or sign * (value - allowed) > 0, problem,
                 )
             )  # fmt: skip
     return findings
+
+
+def _problem(baseline: str, new: str) -> str:
+    """Why a comparison cannot be made, from what is wrong with each side ('' if nothing)."""
+    parts = [f"baseline {baseline}" if baseline else "", f"new {new}" if new else ""]
+    return "cannot compare: " + ", ".join(p for p in parts if p) if any(parts) else ""
 
 
 def _seconds(value: float) -> str:
@@ -158,4 +218,5 @@ def bench_compare(
         warnings.append(
             f"{len(unmatched)} benchmark(s) not in the baseline: {', '.join(unmatched)}"
         )
-    return compare(new, baseline, **options), warnings
+    sources = (repr(str(new_path)), repr(str(baseline_path)))
+    return compare(new, baseline, sources=sources, **options), warnings

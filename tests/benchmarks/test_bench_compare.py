@@ -144,3 +144,73 @@ def test_unreadable_files_are_clear_errors(tmp_path, baseline, capsys):
     with pytest.raises(GesbenchError, match="unknown statistic"):
         compare({}, {}, stat="max")
     assert load_benchmarks(good)[1]["python_implementation"] == "CPython"
+
+
+def set_stat(stat: str, value: object):
+    def edit(b: dict[str, Any]) -> None:
+        b["stats"][stat] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("side", "value", "shown"),
+    [
+        ("new", float("nan"), "cannot compare: new not a number"),
+        ("new", None, "cannot compare: new not a number"),
+        ("baseline", float("nan"), "cannot compare: baseline not a number"),
+        ("baseline", 0.0, "cannot compare: baseline 0, not a positive time"),
+        ("new", -1.0, "cannot compare: new -1, not a positive time"),
+    ],
+)
+def test_a_time_that_is_not_a_positive_number_fails_its_comparison(
+    tmp_path, baseline, capsys, side, value, shown
+):
+    bad = edited(baseline, "test_sum", set_stat("min", value))
+    new, base = (bad, baseline) if side == "new" else (baseline, bad)
+    assert run_cli(tmp_path, new, base) == 1
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "test_sum" in x)
+    assert line.startswith("FAIL") and line.endswith(shown)
+    assert "1 regression(s)" in out
+
+
+@pytest.mark.parametrize("field", ["median", "spread"])
+def test_a_quality_value_that_is_not_a_number_fails_its_comparison(
+    tmp_path, baseline, capsys, field
+):
+    def nan(b: dict[str, Any]) -> None:
+        b["extra_info"]["quality"]["final_loss"][field] = float("nan")
+
+    side = "new" if field == "median" else "baseline"
+    bad = edited(baseline, "test_quality", nan)
+    new, base = (bad, baseline) if side == "new" else (baseline, bad)
+    assert run_cli(tmp_path, new, base) == 1
+    line = next(x for x in capsys.readouterr().out.splitlines() if "final_loss" in x)
+    assert line.startswith("FAIL") and "cannot compare" in line and "not a number" in line
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda b: b["stats"].pop("min"), "benchmark 'test_tiny.py::test_sum' has no stats.'min'"),
+        (lambda b: b.pop("stats"), "benchmark 'test_tiny.py::test_sum' has no 'stats' table"),
+        (
+            lambda b: b["extra_info"]["quality"]["final_loss"].pop("spread"),
+            "benchmark 'test_tiny.py::test_quality' has no extra_info.quality.final_loss.'spread'",
+        ),
+        (
+            lambda b: b["extra_info"]["quality"].update(final_loss=3),
+            "benchmark 'test_tiny.py::test_quality' has no extra_info.quality.final_loss.'median'",
+        ),
+    ],
+)
+def test_missing_fields_are_clear_errors_naming_file_benchmark_and_field(
+    tmp_path, baseline, capsys, edit, message
+):
+    name = "test_sum" if "test_sum" in message else "test_quality"
+    broken = edited(baseline, name, edit)
+    assert run_cli(tmp_path, baseline, broken) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"gesbench: error: {str(tmp_path / 'base.json')!r}: ")
+    assert message in err and "Traceback" not in err

@@ -32,13 +32,18 @@ from gesbench.store.database import run_lock, store_path
 from spec_factory import small_spec
 
 FRAGILE_SOURCE = '''
-"""GES that misbehaves on purpose at one iteration, as its control file says."""
+"""GES that misbehaves on purpose at one iteration, as its control file says; and a problem
+whose final metrics are of the type its parameter says."""
 import os
 import signal
 import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
+from gesbench import Problem
+from gesbench.core.problem import frozen
 from gesbench.ges.guided_es import GES_DEFAULTS, GuidedES
 
 
@@ -53,6 +58,11 @@ class FragileES(GuidedES):
                 os.kill(os.getpid(), signal.SIGKILL)
             elif mode == "sleep":
                 time.sleep(600)
+            elif mode == "native":  # like a C call that never returns: no signal gets in
+                signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])
+                time.sleep(600)
+            elif mode == "exit":
+                raise SystemExit(4)
             elif mode == "spin":
                 while True:
                     time.sleep(0.01)
@@ -69,6 +79,30 @@ class FragileES(GuidedES):
                         time.sleep(0.01)
                     raise RuntimeError("the test never killed this worker")
         super().step(oracle)
+
+
+class MetricsQuadratic(Problem):
+    """||x - 1||^2 / 2 whose final metric 'score' is a float, np.int64, np.float32 or str."""
+
+    defaults = {"n": 5, "kind": "float"}
+
+    def _build(self, rng):
+        self.dim = self.params["n"]
+        self.x0 = frozen(np.zeros(self.dim))
+        self.f_star = 0.0
+
+    def loss(self, X):
+        return 0.5 * np.sum((X - 1.0) ** 2, axis=1)
+
+    def true_grad(self, x):
+        return x - 1.0
+
+    def surrogate_grad(self, x, rng):
+        return x - 1.0 + 0.1 * rng.standard_normal(self.dim)
+
+    def final_metrics(self, x):
+        convert = {"float": float, "int64": np.int64, "float32": np.float32, "str": str}
+        return {"score": convert[self.params["kind"]](3)}
 '''
 
 
@@ -93,7 +127,8 @@ def fragile_plugin(tmp_path_factory) -> Iterator[str]:
         tmp_path_factory.mktemp("plugins") / "site",
         "gesbench_fragile_plugin",
         FRAGILE_SOURCE,
-        "[gesbench.optimizers]\nfragile_es = gesbench_fragile_plugin:FragileES\n",
+        "[gesbench.optimizers]\nfragile_es = gesbench_fragile_plugin:FragileES\n"
+        "[gesbench.problems]\nfragile_metrics = gesbench_fragile_plugin:MetricsQuadratic\n",
     )
     old_path = os.environ.get("PYTHONPATH")
     sys.path.insert(0, str(root))
@@ -444,3 +479,121 @@ def test_a_second_run_on_the_same_folder_refuses_while_the_first_runs(tmp_path, 
     # Once the first run has finished, the folder is free again.
     with run_lock(run_dir), pytest.raises(StoreError, match="another gesbench run"):
         run_experiment(parse_experiment(small_spec()), run_dir, progress=False)
+
+
+# --- plugin code that ends the process, hangs in native code, or returns odd metrics --------
+
+
+def fragile_toml(tmp_path: Path, control: Path, repetitions: int = 1) -> Path:
+    """A spec file of Guided ES and the fragile plugin on a small quadratic."""
+    spec = tmp_path / "fragile.toml"
+    spec.write_text(
+        f'name = "fragile"\nrepetitions = {repetitions}\n[budget]\nlimit = 150\n'
+        '[[problems]]\nname = "perturbed_quadratic"\nlabel = "Quadratic"\n'
+        "params = { n = 30, m = 60 }\n"
+        '[[optimizers]]\nname = "guided_es"\nlabel = "GES"\n'
+        f'[[optimizers]]\nname = "fragile_es"\nlabel = "Fragile"\n'
+        f'params = {{ control = "{control}" }}\n'
+    )
+    return spec
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_trial_code_raising_system_exit_fails_that_trial_and_the_run_goes_on(
+    tmp_path, fragile_plugin, capsys, workers
+):
+    control = tmp_path / "control"
+    control.write_text("exit")
+    spec = fragile_toml(tmp_path, control, repetitions=2)
+    run_dir = tmp_path / "run"
+    args = ["run", str(spec), "--out", str(run_dir), "--no-progress", "--no-report"]
+    assert main([*args, "--workers", workers]) == 1  # some trials failed
+    out = capsys.readouterr().out
+    assert "trials: 2 done, 2 failed" in out
+    # each failure group, with its size and the first line of its error
+    assert "failed trials (re-running the command retries them):" in out
+    assert "  Quadratic x Fragile: 2 failed: SystemExit: 4" in out
+    trials = load_results(run_dir).trials.set_index(["label", "repetition"])
+    assert (trials.loc["GES", "status"] == "done").all()
+    assert trials.loc["Fragile", "error"].str.startswith("SystemExit: 4").all()
+    assert trials.loc["Fragile", "iterations"].tolist() == [5, 5]
+    control.write_text("off")
+    assert main(args) == 0
+    assert "trials: 4 done" in capsys.readouterr().out
+
+
+def run_cli_process(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """``gesbench ARGS`` in a fresh interpreter; fails the test if it does not end in time."""
+    return subprocess.run(
+        [sys.executable, "-m", "gesbench.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_trial_stuck_in_native_code_has_its_worker_killed_and_replaced(tmp_path, fragile_plugin):
+    control = tmp_path / "control"
+    control.write_text("native")
+    spec = fragile_toml(tmp_path, control, repetitions=2)
+    run_dir = tmp_path / "run"
+    done = run_cli_process(
+        "run", str(spec), "--out", str(run_dir), "--no-progress", "--no-report",
+        "--workers", "2", "--trial-timeout", "1.5",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Quadratic x Fragile: 2 failed: TrialTimeout: time limit of 1.5 s reached" in done.stdout
+    trials = load_results(run_dir).trials
+    assert (trials.loc[trials["label"] == "GES", "status"] == "done").all()
+    fragile = trials[trials["label"] == "Fragile"]
+    assert len(fragile) == 2 and (fragile["status"] == "failed").all()
+    assert fragile["error"].str.contains("did not stop within 2 s more").all()
+    assert fragile["error"].str.contains("worker process was killed and replaced").all()
+    assert set(rows_per_trial(run_dir).values()) == {1}
+
+
+METRICS_SPEC = """
+name = "metrics"
+repetitions = 1
+[budget]
+limit = 20
+[[optimizers]]
+name = "guided_es"
+"""
+
+
+def metrics_toml(tmp_path: Path, kinds: tuple[str, ...]) -> Path:
+    """A spec with one fragile_metrics problem per kind of final metric."""
+    spec = tmp_path / "metrics.toml"
+    spec.write_text(
+        METRICS_SPEC
+        + "".join(
+            f'[[problems]]\nname = "fragile_metrics"\nlabel = "{kind}"\n'
+            f'params = {{ kind = "{kind}" }}\n'
+            for kind in kinds
+        )
+    )
+    return spec
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_final_metrics_of_any_type_are_numbers_or_fail_their_trial_only(
+    tmp_path, fragile_plugin, capsys, workers
+):
+    spec = metrics_toml(tmp_path, ("int64", "float32", "str"))
+    run_dir = tmp_path / "run"
+    args = ["run", str(spec), "--out", str(run_dir), "--no-progress", "--no-report"]
+    assert main([*args, "--workers", workers]) == 1
+    out = capsys.readouterr().out
+    assert "trials: 2 done, 1 failed" in out
+    assert "str x guided_es: 1 failed: TypeError: fragile_metrics: final_metrics() returned " in out
+    trials = load_results(run_dir).trials.set_index("problem_label")
+    assert trials.loc["int64", "final_score"] == 3.0 and trials.loc["float32", "final_score"] == 3.0
+    assert trials.loc["str", "status"] == "failed" and np.isnan(trials.loc["str", "final_score"])
+    assert "str '3' for metric 'score'; final metrics must be numbers" in trials.loc["str", "error"]
+    # Re-running does not crash either; the export reads the whole store.
+    assert main(args) == 1
+    assert main(["export", str(run_dir)]) == 0
+    exported = pd.read_csv(run_dir / "trials.csv").set_index("problem_label")
+    assert exported.loc["int64", "final_score"] == 3.0
+    assert set(rows_per_trial(run_dir).values()) == {1}

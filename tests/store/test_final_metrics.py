@@ -4,17 +4,20 @@ store, loaded as ``final_NAME`` columns, summarised in the report's final-result
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from gesbench import load_results, parse_experiment
+from gesbench.cli import main
 from gesbench.problems.binary_network import BinaryNetwork
 from gesbench.problems.logistic_regression import LogisticRegression
 from gesbench.report.build import build_report
 from gesbench.run.experiment import run_experiment
-from gesbench.store.database import store_path
+from gesbench.run.trial import run_trial
+from gesbench.store.database import ResultStore, store_path
 
 from spec_factory import small_spec
 
@@ -94,3 +97,38 @@ def test_a_store_from_before_final_metrics_loads_and_resumes(tmp_path) -> None:
     assert set(load_results(tmp_path).trials["label"]) == {"GD", "ES"}
     assert run_experiment(experiment, tmp_path, progress=False) == {"done": 3}
     assert set(load_results(tmp_path).trials["label"]) == {"GD", "ES", "GES"}
+
+
+def test_a_stored_metric_that_is_not_a_number_spoils_only_its_own_trial(tmp_path) -> None:
+    """A store written before metrics were checked may hold text where a number belongs:
+    loading, reporting and exporting it still work, with NaN for that trial."""
+    run_experiment(parse_experiment(small_spec(repetitions=1)), tmp_path, progress=False)
+    with sqlite3.connect(store_path(tmp_path)) as db:
+        db.execute("""UPDATE trials SET metrics = '{"accuracy": 0.75}' WHERE label = 'ES'""")
+        db.execute("""UPDATE trials SET metrics = '{"accuracy": "high"}' WHERE label = 'GD'""")
+        db.execute("UPDATE trials SET metrics = 'not json' WHERE label = 'GES'")
+    trials = load_results(tmp_path).trials.set_index("label")
+    assert trials.loc["ES", "final_accuracy"] == 0.75
+    assert np.isnan(trials.loc["GD", "final_accuracy"])
+    assert np.isnan(trials.loc["GES", "final_accuracy"])
+    assert any(path.name == "report.html" for path in build_report(tmp_path))
+    assert main(["export", str(tmp_path)]) == 0
+    assert len(pd.read_csv(tmp_path / "trials.csv")) == 3
+
+
+def test_final_metrics_are_stored_as_floats_whatever_number_type_a_problem_returns(
+    tmp_path,
+) -> None:
+    spec = parse_experiment(small_spec(repetitions=1))
+    trial = spec.trials()[0]
+    result = run_trial(trial)
+    store_dir = tmp_path / "store"
+    with ResultStore(store_dir, create=True) as store:
+        store.write(replace(result, metrics={"hits": np.int64(3), "share": np.float32(0.5)}))
+        store.write(replace(run_trial(spec.trials()[1]), metrics={"x": "3"}))
+    trials = load_results(store_dir).trials.set_index("label")
+    assert trials.loc[trial.label, "final_hits"] == 3.0
+    assert trials.loc[trial.label, "final_share"] == 0.5
+    other = trials.drop(index=trial.label).iloc[0]
+    assert other["status"] == "failed"
+    assert "returned str '3' for metric 'x'; final metrics must be numbers" in other["error"]
