@@ -7,6 +7,7 @@ import json
 import math
 import shlex
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,7 @@ def _run(args: argparse.Namespace) -> int:
     from gesbench.report.build import build_report
     from gesbench.run.experiment import run_experiment
     from gesbench.spec.experiment import load_experiment
+    from gesbench.spec.tuning import UnequalTuningBudget, tuning_summary
     from gesbench.store.reader import legacy_trials
 
     experiment = load_experiment(args.spec, max_trials=args.max_trials).with_overrides(
@@ -99,6 +101,9 @@ def _run(args: argparse.Namespace) -> int:
     experiment.check_size(args.max_trials)
     out = Path(args.out) if args.out else Path("reports") / experiment.name
     print(f"{experiment.name}: {experiment.trial_count} trials -> {out}")
+    for line in tuning_summary(experiment):  # tuning costs per method; unequal ones warned
+        print(line)
+    warnings.filterwarnings("ignore", category=UnequalTuningBudget)  # printed just above
     legacy = legacy_trials(out)
     if legacy:
         print(
@@ -205,9 +210,17 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from gesbench.store.ioh import export_ioh
     from gesbench.store.reader import export
 
-    for path in export(args.run_dir, args.format, all_trials=args.all):
+    if args.format == "ioh":
+        ioh = export_ioh(args.run_dir, all_trials=args.all)
+        for method, reason in ioh.skipped.items():
+            print(f"not exported: {method} {reason}")
+        paths = ioh.written
+    else:
+        paths = export(args.run_dir, args.format, all_trials=args.all)
+    for path in paths:
         print(f"wrote {path}")
     return 0
 
@@ -353,7 +366,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a run folder's trials and traces")
     p.add_argument("run_dir")
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.add_argument(
+        "--format",
+        choices=("csv", "parquet", "ioh"),
+        default="csv",
+        help="tables (csv, parquet), or IOHprofiler data for IOHanalyzer (ioh: RUN_DIR/ioh)",
+    )
     p.add_argument(
         "--all",
         action="store_true",

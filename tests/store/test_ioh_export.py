@@ -52,3 +52,13 @@ def test_values_are_the_logged_excess_losses(exported) -> None:
         assert run["best_y"].iloc[0] == trace["excess_loss"].min()
         assert np.all(np.diff(run["evaluations"].to_numpy()) > 0)
         assert run["evaluations"].iloc[0] == 1
+
+
+def test_the_command_line_exports_and_names_what_it_left_out(exported, tmp_path, capsys) -> None:
+    from gesbench.cli import main
+
+    run_dir, result, _ = exported
+    assert main(["export", str(run_dir), "--format", "ioh"]) == 0
+    out = capsys.readouterr().out
+    assert "not exported: GD never evaluates the loss" in out
+    assert out.count("wrote ") == len(result.written)
