@@ -17,7 +17,7 @@ from gesbench.core.errors import SpecError
 from gesbench.core.registry import Registry, optimizers, problems
 from gesbench.ges.guided_es import GuidedES
 from gesbench.run.executors import DEFAULT_RETRIES, ExecutorOptions, execute
-from gesbench.run.tuning import run_tuning
+from gesbench.run.tuning import forget_tuning, run_tuning
 from gesbench.spec.experiment import DEFAULT_MAX_TRIALS, Experiment
 from gesbench.store.database import ResultStore, run_lock
 
@@ -97,7 +97,8 @@ def run_experiment(
     Re-running resumes: trials already done or diverged are skipped; failed ones (including
     those stopped by ``trial_timeout`` or whose worker died ``retries + 1`` times) are retried.
     This process is the store's only writer, whichever executor runs the trials.
-    Returns the count of trials by status after this run (over the experiment's trials).
+    Returns the count of trials by status after this run (over the experiment's trials, the
+    tuning stage's included: a spec with ``tune`` entries runs it first, see :mod:`.tuning`).
     ``executor`` defaults to 'dask' when a ``scheduler`` address is given, else to
     'processes' when ``workers > 1``, else 'sequential' (see :mod:`.executors`).
 
@@ -124,6 +125,8 @@ def run_experiment(
             run = partial(run, timeout=trial_timeout, retries=retries)
             tuned = run_tuning(experiment, store, run_dir, run, progress=progress)
             trials, tuning_ids, stage = tuned.evaluation, tuned.tuning_ids, "evaluation"
+        else:
+            forget_tuning(store)  # the selection of an earlier spec in this folder is void
         finished = store.finished_ids()
         store.relabel(t for t in trials if t.id in finished)
         todo = [t for t in trials if t.id not in finished]

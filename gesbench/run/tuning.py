@@ -64,6 +64,13 @@ class TuningOutcome:
     record: dict[str, Any]
 
 
+def forget_tuning(store: ResultStore) -> None:
+    """Remove a tuning record from the store's meta: a run of a spec without tuning must not
+    show the selection an earlier spec made in the same folder."""
+    with store.db:
+        store.db.execute("DELETE FROM meta WHERE key = 'tuning'")
+
+
 def run_stage(
     store: ResultStore,
     trials: Iterable[TrialSpec],

@@ -62,6 +62,7 @@ def export_ioh(
     ``run_dir/ioh``); ``all_trials`` as in :func:`~gesbench.store.reader.load_results`."""
     results = load_results(run_dir, all_trials=all_trials)
     trials = results.trials[results.trials["status"].isin(FINISHED)]
+    trials = trials[trials["role"] == "evaluation"]  # tuning trials are not runs of a method
     traces = results.traces[results.traces["trial_id"].isin(trials["id"])]
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "ioh"
     functions = {label: i for i, label in enumerate(sorted(trials["problem_label"].unique()), 1)}

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from gesbench.report.figures.style import new_figure
 
@@ -46,6 +47,18 @@ def _near(value: Any, tried: Sequence[float], log: bool) -> bool:
     return low - pad <= value <= high + pad
 
 
+def _top(finite: pd.Series, medians: pd.Series, log: bool) -> float:
+    """Where the y axis ends: above every finite value, but on a log axis at most 10^6 times
+    the lowest median (and not below 1), so that a diverging value does not flatten the rest."""
+    if not len(finite):
+        return 1.0
+    highest = float(finite.max()) * (3 if log else 1.1)
+    best = medians[np.isfinite(medians)]
+    if log and len(best) and best.min() > 0:
+        return min(highest, max(float(best.min()) * 1e6, 1.0))
+    return highest
+
+
 def sensitivity_figure(
     points: pd.DataFrame,
     params: Sequence[str],
@@ -54,7 +67,7 @@ def sensitivity_figure(
     default: Mapping[str, Any],
     value_label: str,
     color: Any,
-    title: str,
+    method: str,
 ) -> Figure | None:
     """The sensitivity figure of one method (``points``: its rows of ``tuning_points``;
     ``selected``: per problem label, the selected value of each parameter; ``default``: the
@@ -68,7 +81,7 @@ def sensitivity_figure(
     axes = fig.subplots(rows, columns, squeeze=False)
     rungs = sorted(points["rung"].unique())
     budgets = points.groupby("rung")["budget"].first() if "budget" in points else None
-    for ax, (param, problem) in zip(axes.flat, panels, strict=False):
+    for index, (ax, (param, problem)) in enumerate(zip(axes.flat, panels, strict=False)):
         mine = points[points["problem_label"] == problem]
         column = f"param_{param}"
         if mine.empty or not _numeric(mine[column]):
@@ -76,42 +89,53 @@ def sensitivity_figure(
             continue
         x_all = mine[column].astype(float)
         log_x = _log_x(list(x_all))
+        medians = mine.groupby(["rung", column])["final"].median()
         finite = mine["final"][np.isfinite(mine["final"])]
         log_y = len(finite) > 0 and bool((finite > 0).all())
-        top = (finite.max() * (3 if log_y else 1.1)) if len(finite) else 1.0
+        top = _top(finite, medians, log_y)
         for i, rung in enumerate(rungs):
             at = mine[mine["rung"] == rung]
             shade = 0.35 + 0.65 * (i + 1) / len(rungs)
-            ok = at[np.isfinite(at["final"])]
+            shown = at[np.isfinite(at["final"]) & (at["final"] <= top)]
+            above = at[np.isfinite(at["final"]) & (at["final"] > top)]
             bad = at[~np.isfinite(at["final"])]
-            ax.scatter(ok[column], ok["final"], s=12, color=color, alpha=0.45 * shade, lw=0)
-            if len(bad):
-                ax.scatter(bad[column], [top] * len(bad), marker="x", s=22, color="#D55E00")
-            med = at.groupby(column)["final"].median().sort_index()
-            med = med.where(np.isfinite(med), top)
+            ax.scatter(shown[column], shown["final"], s=12, color=color, alpha=0.45 * shade, lw=0)
+            ax.scatter(above[column], [top] * len(above), marker="^", s=16, color=color, lw=0)
+            ax.scatter(bad[column], [top] * len(bad), marker="x", s=22, color="#D55E00")
+            med = medians[rung].sort_index()
+            med = med.where(med <= top, top)
             name = "median" if len(rungs) == 1 else f"median, rung {rung + 1}"
             if budgets is not None and len(rungs) > 1:
                 name += f" (budget {budgets[rung]:g})"
             ax.plot(med.index, med.to_numpy(), "-o", ms=3, color=color, alpha=shade, label=name)
         chosen = selected.get(problem, {}).get(param)
+        title = problem
         if isinstance(chosen, int | float):
-            ax.axvline(float(chosen), color=color, lw=1.6, label=f"selected {param} = {chosen:g}")
+            ax.axvline(float(chosen), color=color, lw=1.6, label="selected")
+            title += f"\nselected {param} = {chosen:g}"
         value = default.get(param)
         if isinstance(value, int | float) and _near(value, list(x_all), log_x):
-            ax.axvline(float(value), color="0.4", ls="--", lw=1.2, label=f"default {value:g}")
-            note = ""
-        else:
-            note = f"\n(default {param} = {value} is off this axis)" if value is not None else ""
+            ax.axvline(float(value), color="0.4", ls="--", lw=1.2, label="declared default")
+        elif value is not None:
+            title += f" (default {value} is off the axis)"
         if log_x:
             ax.set_xscale("log")
         if log_y:
             ax.set_yscale("log")
+        tried = sorted(set(x_all))
+        ax.set_xticks(tried, [f"{v:g}" for v in tried])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(param, fontsize=FONT)
         ax.set_ylabel(f"final {value_label}", fontsize=FONT - 1)
-        ax.set_title(f"{problem}{note}", fontsize=FONT - 1)
-        ax.tick_params(labelsize=FONT - 1)
-        ax.legend(fontsize=FONT - 2, frameon=False)
+        ax.set_title(title, fontsize=FONT - 1)
+        ax.tick_params(labelsize=FONT - 2)
+        if index == 0:
+            ax.legend(fontsize=FONT - 2, frameon=False)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
-    fig.suptitle(f"{title}: sensitivity on the tuning seeds (x: diverged)", fontsize=FONT + 1)
+    fig.suptitle(
+        f"{method}: final value on the tuning seeds (dots: seeds; x: diverged; "
+        "triangles: far above the best, drawn at the top)",
+        fontsize=FONT,
+    )
     return fig
