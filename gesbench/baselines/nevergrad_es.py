@@ -76,12 +76,13 @@ class NevergradES(Optimizer):
     The recommendation ``x`` follows Nevergrad's ``recommend()``, which differs by member (see
     each row): the best point evaluated over the whole run (the (1+1)-ES and the ES/DE rows),
     the mean of the last selected parents (TBPSA, EDA), or, for the CMA rows, the best point
-    evaluated by the current pycma run as of its last complete generation. The CMA rows restart pycma from ``x0`` when its stop
-    criteria fire, and their ``recommend()`` then forgets the earlier runs (it returns the best
-    point of the restarted run only, back near ``f(x0)`` right after a converged run). For them
-    (``keeps_best``) ``x`` is the best of the recommendations Nevergrad has made so far, by the
-    loss the adapter measured when it evaluated that point: what the library recommended at
-    its best moment, restarts included.
+    evaluated by the current pycma run as of its last complete generation. The CMA rows
+    restart pycma from ``x0`` when its stop criteria fire, and their ``recommend()`` then
+    forgets the earlier runs (it returns the best point of the restarted run only, back near
+    ``f(x0)`` right after a converged run). For them (``keeps_best``) ``x`` is the best of the
+    recommendations Nevergrad has made so far, by the loss the adapter measured when it
+    evaluated that point: what the library recommended at its best moment, restarts
+    included.
     """
 
     Params = NevergradParams
