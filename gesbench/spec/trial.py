@@ -118,17 +118,25 @@ class TrialSpec:
         """A hash of :meth:`identity` (computed once per spec: a run looks it up often)."""
         return digest(self.identity())[:20]
 
-    def streams(self) -> Streams:
-        instance = {
+    def instance(self) -> dict[str, Any]:
+        """What the problem instance is drawn from: shared by every optimizer (pairing)."""
+        return {
             "version": IDENTITY_VERSION,
             "problem": self.problem,
             "params": dict(self.problem_params),
             "repetition": self.repetition,
             "stage": self.stage,
         }
+
+    def seed_material(self) -> dict[str, str]:
+        """The entropy (SHA-256, hex) of the problem-instance stream and of the trial's own
+        streams (optimizer, noise and logging, spawned from it in that order)."""
+        return {"instance": digest(self.instance()), "trial": digest(self.identity())}
+
+    def streams(self) -> Streams:
         optimizer, noise, logging = seed_sequence(self.identity()).spawn(3)
         return Streams(
-            np.random.default_rng(seed_sequence(instance)),
+            np.random.default_rng(seed_sequence(self.instance())),
             np.random.default_rng(optimizer),
             np.random.default_rng(noise),
             np.random.default_rng(logging),

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from gesbench.core.errors import GesbenchError, StoreError
-from gesbench.spec.trial import IDENTITY_VERSION
+from gesbench.spec.trial import IDENTITY_VERSION, TrialSpec
 from gesbench.store.database import connect_readonly, store_path
 from gesbench.store.record import TRACE_COLUMNS
 from gesbench.store.tuning import selected_settings, with_roles
@@ -108,10 +108,43 @@ def load_results(run_dir: str | os.PathLike[str], *, all_trials: bool = False) -
     finals = _final_metrics(trials.pop("metrics"))
     trials = pd.concat([trials, finals.add_prefix("final_")], axis=1)
     trials = with_roles(trials, meta.get("tuning"))  # role: tuning / evaluation
+    trials = pd.concat([trials, _spec_columns(trials["spec"])], axis=1)
+    trials["final_excess_loss"] = (
+        trials["id"].map(traces.groupby("trial_id", sort=False)["excess_loss"].last()).astype(float)
+    )
     trials = trials.sort_values(["problem_label", "label", "repetition"]).reset_index(drop=True)
     keys = ["id", "problem_label", "label", "optimizer", "repetition", "status", "role"]
     traces = traces.merge(trials[keys].rename(columns={"id": "trial_id"}), on="trial_id")
     return Results(trials, traces, selected_settings(meta.get("tuning")))
+
+
+LOSS_COLUMNS = ("final_loss", "final_excess_loss")
+
+
+def metric_columns(trials: pd.DataFrame) -> list[str]:
+    """The ``final_NAME`` columns of ``trials`` that hold a problem's final metrics (e.g.
+    ``final_accuracy``), as opposed to its final loss."""
+    return [c for c in trials.columns if c.startswith("final_") and c not in LOSS_COLUMNS]
+
+
+def _spec_columns(specs: pd.Series) -> pd.DataFrame:
+    """Each trial's parameters as columns (``problem.n``, ``optimizer.lr``, ...), so a reader
+    can group on them, and its seed material (``seed_instance``, ``seed_trial``: the entropy
+    of its problem-instance stream and of its own streams)."""
+    rows = []
+    for text in specs:
+        data = json.loads(text)
+        row = {f"problem.{k}": v for k, v in data["problem_params"].items()}
+        row |= {f"optimizer.{k}": v for k, v in data["optimizer_params"].items()}
+        if data.get("version") == IDENTITY_VERSION:  # older trials' seeds came from elsewhere
+            material = TrialSpec.from_dict(data).seed_material()
+            row |= {"seed_instance": material["instance"], "seed_trial": material["trial"]}
+        rows.append(row)
+    columns = pd.DataFrame(rows, index=specs.index)
+    for name in ("seed_instance", "seed_trial"):
+        if name not in columns:
+            columns[name] = None
+    return columns
 
 
 def _final_metrics(column: pd.Series) -> pd.DataFrame:

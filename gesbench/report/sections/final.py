@@ -19,6 +19,7 @@ from gesbench.report.content import ReportTable, Section
 from gesbench.report.model import RunData
 from gesbench.report.sections.base import FINISHED, ReportSection
 from gesbench.report.writer import Writer
+from gesbench.store.reader import metric_columns
 
 
 def shift_text(r: Mapping[Any, Any]) -> str:
@@ -54,7 +55,7 @@ def outcome(r: Mapping[Any, Any]) -> str:
 def draw(run: RunData, out: Writer) -> Section:
     table = run.comparisons.copy()
     trials = run.trials
-    extra = [c for c in trials.columns if c.startswith("final_") and c != "final_loss"]
+    extra = metric_columns(trials)
     if extra:  # final metrics some problems report (e.g. final_accuracy): medians over done
         done = trials[trials["status"] == "done"]
         medians = done.groupby(["problem_label", "label"])[extra].median().reset_index()
