@@ -14,7 +14,7 @@ from gesbench.core.budget import Budget
 from gesbench.core.errors import BudgetExhausted, Diverged, GesbenchError
 from gesbench.core.oracle import Oracle
 from gesbench.core.params import Configurable, Params
-from gesbench.core.problem import Array, FunctionProblem
+from gesbench.core.problem import Array
 
 
 class Optimizer(Configurable, ABC):
@@ -63,51 +63,115 @@ class Optimizer(Configurable, ABC):
         f: Callable[[Array], Any],
         surrogate_grad: Callable[[Array], ArrayLike] | None,
         x0: ArrayLike,
-        budget: Budget | int,
+        budget: Budget | float,
         *,
         vectorized: bool = False,
-        callback: Callable[[Oracle, Optimizer], None] | None = None,
+        callback: Callable[..., Any] | None = None,
+        history: bool = False,
+        verbose: bool | int = False,
     ) -> OptimizeResult:
-        """Minimise a user's own function, outside the harness.
+        """Minimise a user's own function, outside the harness (see :mod:`gesbench.core.minimize`).
 
         Parameters
         ----------
         f : callable
-            Objective of one point (or of a batch of rows when ``vectorized``).
+            Objective of one point, returning a scalar (or, when ``vectorized``, of a batch of
+            points as rows, returning one value per row: shape ``(rows,)``).
         surrogate_grad : callable or None
-            Surrogate gradient of one point; None for optimizers that do not use one.
+            Surrogate gradient of one point, shape ``(dim,)``; None for optimizers that do not
+            use one.
         x0 : array_like
             Starting point.
         budget : Budget or int
-            A :class:`Budget`, or an int meaning that many iterations.
+            A :class:`Budget`, or a whole number of iterations (any numeric type: ``100``,
+            ``np.int64(100)``, ``100.0``; ``100.5`` is an error).
         callback : callable, optional
-            Called as ``callback(oracle, optimizer)`` after every iteration.
+            Called after every iteration as ``callback(intermediate_result)`` (x, fun, nit,
+            nfev, njev; ``fun`` is evaluated only when read, never charged); returning True
+            or raising ``StopIteration`` stops the run (status 1). A callback with two
+            required parameters is called the older way, ``callback(oracle, optimizer)``.
+        history : bool
+            Return the logged trace (iteration, evaluations, gradient_calls, loss) as a
+            DataFrame in ``result.history``.
+        verbose : bool
+            Print the logged points and the outcome.
+
+        Returns
+        -------
+        OptimizeResult
+            ``x``, ``fun``, ``success``, ``status`` (0 budget used up, 1 stopped by the
+            callback, 2 diverged: then ``x`` is the last finite iterate), ``message``,
+            ``nit``, ``nfev``, ``njev`` (also as ``iterations``, ``evaluations``,
+            ``gradient_calls``) and ``history``.
         """
-        problem = FunctionProblem(f, surrogate_grad, x0, vectorized=vectorized)
-        if isinstance(budget, int):
-            budget = Budget("iterations", budget)
-        oracle = Oracle(problem, budget, np.random.default_rng(0))
-        self.start(problem.x0)
-        after = None if callback is None else (lambda: callback(oracle, self))
-        drive(self, oracle, after)
-        return OptimizeResult(
-            x=self.x.copy(),
-            fun=float(problem.loss(self.x[None, :])[0]),
-            iterations=oracle.iterations,
-            evaluations=oracle.evaluations,
-            gradient_calls=oracle.gradient_calls,
+        from gesbench.core.minimize import minimize
+
+        return minimize(
+            self,
+            f,
+            surrogate_grad,
+            x0,
+            budget,
+            vectorized=vectorized,
+            callback=callback,
+            history=history,
+            verbose=verbose,
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OptimizeResult:
-    """Outcome of :meth:`Optimizer.minimize`: final point, its loss (not charged) and counters."""
+    """Outcome of :meth:`Optimizer.minimize`, with the fields scipy's ``OptimizeResult`` has.
+
+    ``x`` is the final point (the last finite iterate when the run diverged) and ``fun`` its
+    loss (evaluated after the run, not charged). ``status`` is 0 when the budget was used up,
+    1 when the callback stopped the run, 2 when it diverged (``success`` False); ``message``
+    says which. ``nit``, ``nfev`` and ``njev`` are scipy's names for ``iterations``,
+    ``evaluations`` (loss evaluations) and ``gradient_calls`` (surrogate-gradient calls).
+    ``history`` is the logged trace as a DataFrame when asked for (``history=True``).
+    """
 
     x: Array
     fun: float
     iterations: int
     evaluations: int
     gradient_calls: int
+    success: bool = True
+    status: int = 0
+    message: str = ""
+    history: Any = None
+
+    @property
+    def nit(self) -> int:
+        """Iterations completed (scipy's name)."""
+        return self.iterations
+
+    @property
+    def nfev(self) -> int:
+        """Loss evaluations (scipy's name)."""
+        return self.evaluations
+
+    @property
+    def njev(self) -> int:
+        """Surrogate-gradient calls (scipy's name for gradient evaluations)."""
+        return self.gradient_calls
+
+    def __repr__(self) -> str:
+        """scipy's layout: one ``name: value`` line per field."""
+        fields = {
+            "message": self.message,
+            "success": self.success,
+            "status": self.status,
+            "fun": self.fun,
+            "x": self.x,
+            "nit": self.nit,
+            "nfev": self.nfev,
+            "njev": self.njev,
+        }
+        if self.history is not None:
+            fields["history"] = f"<DataFrame: {len(self.history)} rows>"
+        width = max(map(len, fields))
+        return "\n".join(f"{k:>{width}}: {v}" for k, v in fields.items())
 
 
 def drive(

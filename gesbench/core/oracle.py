@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike
 from gesbench.core.budget import Budget
 from gesbench.core.errors import BudgetExhausted, Diverged
 from gesbench.core.problem import Array, Problem, frozen
+from gesbench.core.shapes import check_loss_values, check_surrogate
 
 
 class Oracle:
@@ -66,6 +67,7 @@ class Oracle:
 
     def __init__(self, problem: Problem, budget: Budget, rng: np.random.Generator) -> None:
         dim: int = problem.dim
+        name = type(problem).__name__
         # [iterations, evaluations, gradient calls, refused requests]; only closures see it.
         counts = [0, 0, 0, 0]
         diverged: list[str] = []  # the first Diverged raised, in case the optimizer hides it
@@ -89,7 +91,7 @@ class Oracle:
             if batch.ndim != 2 or batch.shape[1] != dim:
                 raise ValueError(f"points must have {dim} columns, got shape {points.shape}")
             charge(len(batch), 0)
-            values = np.asarray(problem.loss(batch), dtype=float)
+            values = check_loss_values(problem.loss(batch), len(batch), f"{name}.loss")
             if not np.isfinite(values).all():
                 raise nonfinite(
                     f"non-finite loss at iteration {counts[0]} (evaluation {counts[1]})"
@@ -100,7 +102,7 @@ class Oracle:
         def surrogate_grad(x: ArrayLike) -> Array:
             point = np.asarray(x, dtype=float)
             charge(0, 1)
-            g = np.asarray(problem.surrogate_grad(point, rng), dtype=float)
+            g = check_surrogate(problem.surrogate_grad(point, rng), dim, f"{name}.surrogate_grad")
             if not np.isfinite(g).all():
                 raise nonfinite(f"non-finite surrogate gradient at iteration {counts[0]}")
             return g

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gesbench.core.params import Configurable, Params
+from gesbench.core.shapes import check_loss_values, check_scalar, check_surrogate
 
 Array = NDArray[np.float64]
 
@@ -120,10 +121,10 @@ class FunctionProblem(Problem):
 
     def loss(self, X: Array) -> Array:
         if self._vectorized:
-            return np.asarray(self._f(X), dtype=float).reshape(len(X))
-        return np.array([float(self._f(row)) for row in X])
+            return check_loss_values(self._f(X), len(X), "f (vectorized=True)")
+        return np.array([check_scalar(self._f(row), "f") for row in X])
 
     def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
         if self._surrogate is None:
             raise TypeError("this optimizer needs a surrogate gradient; pass surrogate_grad")
-        return np.asarray(self._surrogate(x), dtype=float).reshape(self.dim)
+        return check_surrogate(self._surrogate(x), self.dim, "surrogate_grad")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,6 +25,7 @@ import numpy as np
 
 from gesbench.core.problem import Array, Problem
 from gesbench.core.registry import problems
+from gesbench.core.shapes import ShapeError, check_loss_values, check_surrogate
 
 __all__ = ["check_problem"]
 
@@ -35,6 +36,15 @@ class ContractError(AssertionError):
 
 def _fail(name: str, message: str) -> None:
     raise ContractError(f"{name}: {message}")
+
+
+def _shape(name: str, check: Callable[..., object], *args: Any) -> None:
+    """Apply one of the shape rules every caller shares (:mod:`gesbench.core.shapes`), as a
+    contract failure naming the rule."""
+    try:
+        check(*args)
+    except ShapeError as exc:
+        _fail(name, str(exc))
 
 
 def _global_state() -> bytes:
@@ -130,10 +140,10 @@ def check_problem(
         at_x0 = np.asarray(problem.loss(problem.x0[None, :]))
         batched = np.asarray(problem.loss(X))
         rows = np.array([np.asarray(problem.loss(x[None, :])).reshape(-1)[0] for x in X])
-    if at_x0.shape != (1,) or not np.isfinite(at_x0).all():
+    _shape(name, check_loss_values, at_x0, 1, "loss(x0[None])")
+    _shape(name, check_loss_values, batched, batch, f"loss of a ({batch}, {problem.dim}) batch")
+    if not np.isfinite(at_x0).all():
         _fail(name, f"loss(x0[None]) must be one finite value, got {at_x0!r}")
-    if batched.shape != (batch,):
-        _fail(name, f"loss of a ({batch}, {problem.dim}) batch must have shape ({batch},)")
     if not np.isfinite(batched).all():
         _fail(name, "loss is not finite near x0")
     if not np.array_equal(X, X_copy):
@@ -149,8 +159,7 @@ def check_problem(
     with _global_rng_untouched(name, "surrogate_grad"):
         g = np.asarray(problem.surrogate_grad(x, np.random.default_rng(seed)))
         g_twin = np.asarray(twin.surrogate_grad(x, np.random.default_rng(seed)))
-    if g.shape != (problem.dim,):
-        _fail(name, f"surrogate_grad must have shape ({problem.dim},), got {g.shape}")
+    _shape(name, check_surrogate, g, problem.dim, "surrogate_grad")
     if not np.isfinite(g).all():
         _fail(name, "surrogate_grad is not finite near x0")
     if not np.array_equal(g, g_twin):
