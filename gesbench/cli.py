@@ -286,6 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark Guided ES and other surrogate-gradient optimizers.",
     )
     parser.add_argument("--version", action="version", version=f"gesbench {_version()}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show libraries' warnings (matplotlib, nevergrad, ...), hidden by default",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list problems, optimizers and built-in experiments")
@@ -402,11 +408,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-missing", action="store_true", help="don't fail on benchmarks not in NEW"
     )
     p.set_defaults(func=_bench_compare)
+    for command in sub.choices.values():  # -v also after the command: gesbench run X -v
+        command.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="as gesbench -v"
+        )
     return parser
 
 
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the chosen command; libraries' warnings stay off the terminal unless -v
+    (:mod:`gesbench.run.quiet`), with a note of how many were hidden."""
+    from gesbench.run.quiet import hidden_note, library_warnings_hidden
+
+    if args.verbose:
+        return _command_result(args)
+    with library_warnings_hidden() as hidden:
+        try:
+            return _command_result(args)
+        finally:
+            note = hidden_note(hidden)
+            if note:
+                print(note, file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return _dispatch(build_parser().parse_args(argv))
+
+
+def _command_result(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args))
     except GesbenchError as exc:

@@ -11,12 +11,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from gesbench.core.errors import SpecError
 from gesbench.core.registry import Registry, optimizers, problems
 from gesbench.ges.guided_es import GuidedES
 from gesbench.run.executors import DEFAULT_RETRIES, ExecutorOptions, execute
+from gesbench.run.progress import progress_bar
 from gesbench.run.tuning import forget_tuning, run_tuning
 from gesbench.spec.experiment import DEFAULT_MAX_TRIALS, Experiment
 from gesbench.store.database import ResultStore, run_lock
@@ -130,7 +129,7 @@ def run_experiment(
         finished = store.finished_ids()
         store.relabel(t for t in trials if t.id in finished)
         todo = [t for t in trials if t.id not in finished]
-        with tqdm(
+        with progress_bar(
             total=len(trials),
             initial=len(trials) - len(todo),
             desc=f"{experiment.name} {stage}",

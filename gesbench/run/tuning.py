@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import pandas as pd
-from tqdm import tqdm
 
 from gesbench.core.budget import Budget
+from gesbench.run.progress import progress_bar
 from gesbench.run.selection import edges as edge_of
 from gesbench.run.selection import rank_configurations, score_trials, ties
 from gesbench.spec.experiment import Entry, Experiment
@@ -85,7 +85,7 @@ def run_stage(
     finished = store.finished_ids()
     store.relabel(t for t in unique if t.id in finished)
     todo = [t for t in unique if t.id not in finished]
-    with tqdm(
+    with progress_bar(
         total=len(unique),
         initial=len(unique) - len(todo),
         desc=desc,
