@@ -1,5 +1,6 @@
 """Provenance: package versions, git commit, host and platform of the trials (with counts
-where they differ), and the experiment spec as stored."""
+where they differ), the distribution and version of every plugin that provided a component,
+and the experiment spec as stored."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pandas as pd
 
 from gesbench.report.content import Details, ReportTable, Section
 from gesbench.report.model import RunData
+from gesbench.report.origins import component_origins
 from gesbench.report.sections.base import ReportSection
 from gesbench.report.writer import Writer
 
@@ -34,7 +36,12 @@ def draw(run: RunData, out: Writer) -> Section:
         columns=["field", "value(s)"],
     )
     spec = Details("Experiment spec", json.dumps(run.experiment, indent=2), "json")
-    return Section("Provenance", tables=(ReportTable("", table),), details=(spec,))
+    tables = [ReportTable("", table)]
+    origins = component_origins(run.meta)  # plugin distributions and their versions
+    if len(origins):
+        caption = "Components: the distribution (and version) each problem and optimizer came from"
+        tables.append(ReportTable(caption, origins))
+    return Section("Provenance", tables=tuple(tables), details=(spec,))
 
 
 SECTION = ReportSection("provenance", "Provenance", draw, appendix=True)
