@@ -123,6 +123,9 @@ def _selected(record: dict[str, Any], run: RunData, out: Writer) -> tuple[Report
             ],
         }
     )
+    select = record.get("settings", {}).get("select")
+    if select == "median_final":  # the score is the median final value: shown once
+        shown = shown.drop(columns=f"score ({select})")
     notes = []
     for row in table.to_dict("records"):
         for note in [n for n in str(row["notes"]).split("; ") if n]:
