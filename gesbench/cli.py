@@ -15,6 +15,7 @@ from typing import Any
 from gesbench.core.errors import GesbenchError
 from gesbench.reproduce.published import REPRODUCTIONS
 from gesbench.spec.experiment import DEFAULT_MAX_TRIALS
+from gesbench.spec.filters import Selection
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -104,6 +105,12 @@ def _run(args: argparse.Namespace) -> int:
     for line in tuning_summary(experiment):  # tuning costs per method; unequal ones warned
         print(line)
     warnings.filterwarnings("ignore", category=UnequalTuningBudget)  # printed just above
+    only = _selection(args)
+    if args.dry_run:  # before anything reads the store in place: a dry run writes nothing
+        from gesbench.run.plan import format_plan, plan_run
+
+        print(format_plan(plan_run(experiment, out, only=only, rerun=args.rerun), args.workers))
+        return 0
     legacy = legacy_trials(out)
     if legacy:
         print(
@@ -111,6 +118,11 @@ def _run(args: argparse.Namespace) -> int:
             "derived differently; they stay readable (gesbench export, "
             "load_results(..., all_trials=True)) but are not re-used: their trials run anew."
         )
+    if args.rerun:
+        from gesbench.run.plan import discard, plan_run
+
+        removed = discard(out, plan_run(experiment, out, only=only, rerun=True).rerun_ids())
+        print(f"--rerun: discarded {removed} stored trial(s) of {only.describe()}; they run again")
     try:
         counts = run_experiment(
             experiment,
@@ -122,6 +134,7 @@ def _run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             max_trials=args.max_trials,
             memory_check=not args.no_memory_check,
+            only=only,
         )
     except KeyboardInterrupt:
         command = _command("run", args.spec, "--out", out, *_overrides(args))
@@ -149,7 +162,22 @@ def _overrides(args: argparse.Namespace) -> list[str]:
             out += [option, repr(value)]  # ints print whole; floats round-trip exactly
     if getattr(args, "max_trials", DEFAULT_MAX_TRIALS) != DEFAULT_MAX_TRIALS:
         out += ["--max-trials", "none" if args.max_trials is None else str(args.max_trials)]
+    for option in ("problems", "optimizers"):  # a filtered run resumes filtered
+        if getattr(args, option, None):
+            out += [f"--{option}", *getattr(args, option)]
     return out
+
+
+def _selection(args: argparse.Namespace) -> Selection:
+    """The --problems / --optimizers patterns (:mod:`gesbench.spec.filters`); --rerun needs
+    one, since it discards stored trials."""
+    only = Selection.of(args.problems, args.optimizers)
+    if getattr(args, "rerun", False) and not only.active:
+        raise GesbenchError(
+            "--rerun discards the stored trials it runs again: choose them with --problems "
+            "and/or --optimizers (to run a whole spec afresh, use a new --out folder)"
+        )
+    return only
 
 
 def _command(*words: object) -> str:
@@ -170,8 +198,10 @@ def _print_failures(run_dir: Path) -> None:
 def _report(args: argparse.Namespace) -> int:
     from gesbench.report.build import build_report
 
+    only = _selection(args)
+    out_dir = Path(args.run_dir) / "subsets" / only.slug() if only.active else None
     try:
-        paths = build_report(args.run_dir, reference=args.reference)
+        paths = build_report(args.run_dir, reference=args.reference, only=only, out_dir=out_dir)
     except OSError as exc:  # e.g. a run folder on read-only media
         raise GesbenchError(
             f"cannot write the report into {args.run_dir!r}: {exc}; it is written into the "
@@ -280,6 +310,18 @@ def _max_trials(text: str) -> int | None:
     return None if text.strip().lower() in ("none", "inf") else _positive_int(text)
 
 
+def _filter_options(p: argparse.ArgumentParser, problems: str, optimizers: str) -> None:
+    """--problems and --optimizers: names or labels, wildcards allowed, several at once."""
+    for option, text in (("--problems", problems), ("--optimizers", optimizers)):
+        p.add_argument(
+            option,
+            nargs="+",
+            action="extend",
+            metavar="PATTERN",
+            help=f"{text}: names or labels, * and ? as wildcards, case ignored",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gesbench",
@@ -352,11 +394,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--no-report", action="store_true", help="skip building the report")
+    _filter_options(p, "run only these problems' trials", "run only these methods' trials")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say what would run (per stage, problem and method: done, retried, new) and how "
+        "long it may take, from the folder's own timings; runs and writes nothing",
+    )
+    p.add_argument(
+        "--rerun",
+        action="store_true",
+        help="discard the stored trials of the chosen --problems/--optimizers and run them "
+        "again (e.g. after changing an optimizer's code)",
+    )
     p.set_defaults(func=_run)
 
     p = sub.add_parser("report", help="re-draw a run folder's figures and CSVs from its store")
     p.add_argument("run_dir")
     p.add_argument("--reference", help="method label others are tested against (default: GES)")
+    _filter_options(
+        p,
+        "report only these problems (written to RUN_DIR/subsets/..., the full report untouched)",
+        "report only these methods (written to RUN_DIR/subsets/..., the full report untouched)",
+    )
     p.set_defaults(func=_report)
 
     p = sub.add_parser(

@@ -26,6 +26,7 @@ from gesbench.report.markdown import write_markdown
 from gesbench.report.model import RunData, choose_reference, load_run
 from gesbench.report.sections import SECTIONS, ReportSection
 from gesbench.report.writer import Writer
+from gesbench.spec.filters import Selection
 
 __all__ = ["RunData", "build_report", "choose_reference", "load_run"]
 
@@ -36,17 +37,23 @@ def build_report(
     reference: str | None = None,
     extra_sections: Sequence[Section] = (),
     sections: Sequence[ReportSection] | None = None,
+    only: Selection | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
     """Write the report of ``run_dir`` (see the module docstring); return the paths written.
 
     ``reference`` is the label every method is tested against (default: Guided ES at its
     default hyperparameters when present). ``extra_sections`` are added after the registered
     sections, before the appendix (provenance): e.g. a reproduction's check table.
-    ``sections`` replaces the registered sections (default :data:`SECTIONS`).
+    ``sections`` replaces the registered sections (default :data:`SECTIONS`). ``only`` draws
+    the report of the problems and methods it chooses (``gesbench report --problems``), and
+    ``out_dir`` is where the report goes (default: the run folder itself).
     """
     run_dir = Path(run_dir)
-    run = load_run(run_dir, reference)
-    out = Writer(run_dir)
+    run = load_run(run_dir, reference, only=only)
+    target = run_dir if out_dir is None else Path(out_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    out = Writer(target)
     chosen = SECTIONS if sections is None else tuple(sections)
     body = [s.render(run, out) for s in chosen if not s.appendix]
     appendix = [s.render(run, out) for s in chosen if s.appendix]
@@ -58,6 +65,6 @@ def build_report(
         run_dir=run_dir,
         sections=tuple(drawn),
     )
-    out.written.append(write_markdown(run_dir / "summary.md", document))
-    out.written.append(write_html(run_dir / "report.html", document))
+    out.written.append(write_markdown(target / "summary.md", document))
+    out.written.append(write_html(target / "report.html", document))
     return out.written

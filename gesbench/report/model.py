@@ -23,9 +23,11 @@ import pandas as pd
 
 from gesbench import analysis as metrics
 from gesbench.analysis.curves import TrialTraces
+from gesbench.analysis.subset import subset_results
 from gesbench.analysis.tuning import evaluation_only
 from gesbench.core.errors import GesbenchError
 from gesbench.report.figures.style import Colors, method_colors
+from gesbench.spec.filters import Selection
 from gesbench.store.reader import Results, load_results, read_meta
 
 SEED = 0
@@ -201,10 +203,15 @@ class RunData:
         return next((x for x in self.labels if x in self.ges_params), None)
 
 
-def load_run(run_dir: str | Path, reference: str | None = None) -> RunData:
-    """The run model of ``run_dir``; ``reference`` defaults to :func:`choose_reference`."""
+def load_run(
+    run_dir: str | Path, reference: str | None = None, *, only: Selection | None = None
+) -> RunData:
+    """The run model of ``run_dir``; ``reference`` defaults to :func:`choose_reference`;
+    ``only`` keeps the problems and methods it chooses."""
     run_dir = Path(run_dir)
     results = evaluation_only(load_results(run_dir))  # tuning trials never enter the verdict
+    if only is not None:
+        results = subset_results(results, only)
     meta = read_meta(run_dir)
     trials, traces = results.trials, results.traces
     labels = labels_in_spec_order(meta, trials)

@@ -18,6 +18,7 @@ from gesbench.run.executors import DEFAULT_RETRIES, ExecutorOptions, execute
 from gesbench.run.progress import progress_bar
 from gesbench.run.tuning import forget_tuning, run_tuning
 from gesbench.spec.experiment import DEFAULT_MAX_TRIALS, Experiment
+from gesbench.spec.filters import Selection
 from gesbench.store.database import ResultStore, run_lock
 
 
@@ -90,6 +91,7 @@ def run_experiment(
     progress: bool = True,
     max_trials: int | None = DEFAULT_MAX_TRIALS,
     memory_check: bool = True,
+    only: Selection | None = None,
 ) -> Counter[str]:
     """Run every unfinished trial of ``experiment``, storing each as it finishes.
 
@@ -105,9 +107,15 @@ def run_experiment(
     (None: no limit) is refused with its count, and so is one whose trials, as many at once
     as run locally, would need more memory than this machine has by their problems'
     estimates (``memory_check=False`` skips this; trials on a Dask scheduler are not checked).
+
+    ``only`` (:class:`~gesbench.spec.filters.Selection`: ``--problems`` / ``--optimizers``)
+    runs only the chosen problems' and methods' trials, and counts only those; the folder still
+    records the whole experiment, so the others' finished trials stay in its results.
     """
     run_dir = Path(run_dir)
     experiment.check_size(max_trials)
+    chosen_entries = only.resolve(experiment) if only is not None and only.active else None
+    keep = None if chosen_entries is None else chosen_entries.keeps
     options = ExecutorOptions(workers, scheduler, trial_timeout, retries)
     chosen = executor or options.default_executor()
     if memory_check and scheduler is None:
@@ -122,16 +130,17 @@ def run_experiment(
         if experiment.tuning is not None:  # the tuning stage first, then its selected settings
             run = partial(execute, executor=executor, workers=workers, scheduler=scheduler)
             run = partial(run, timeout=trial_timeout, retries=retries)
-            tuned = run_tuning(experiment, store, run_dir, run, progress=progress)
+            tuned = run_tuning(experiment, store, run_dir, run, progress=progress, keep=keep)
             trials, tuning_ids, stage = tuned.evaluation, tuned.tuning_ids, "evaluation"
         else:
             forget_tuning(store)  # the selection of an earlier spec in this folder is void
         finished = store.finished_ids()
         store.relabel(t for t in trials if t.id in finished)
-        todo = [t for t in trials if t.id not in finished]
+        shown = trials if keep is None else [t for t in trials if keep(t)]
+        todo = [t for t in shown if t.id not in finished]
         with progress_bar(
-            total=len(trials),
-            initial=len(trials) - len(todo),
+            total=len(shown),
+            initial=len(shown) - len(todo),
             desc=f"{experiment.name} {stage}",
             unit="trial",
             disable=not progress,
@@ -148,7 +157,13 @@ def run_experiment(
                 for result in results:
                     store.write(result)
                     bar.update()
-        return store.status_counts([*tuning_ids, *(t.id for t in trials)])
+        if chosen_entries is not None and experiment.tuning is not None:
+            tuning_ids = [
+                row["id"]
+                for row in tuned.record["trials"]
+                if chosen_entries.keeps_row(row["problem_label"], row["label"], "tuning")
+            ]
+        return store.status_counts([*tuning_ids, *(t.id for t in shown)])
 
 
 def _describe(registry: Registry[Any], name: str) -> dict[str, Any]:

@@ -33,9 +33,11 @@ class Progress(Protocol):
 
 
 def duration(seconds: float) -> str:
-    """``42s``, ``3m07s``, ``2h05m``."""
+    """``<1s``, ``42s``, ``3m07s``, ``2h05m``."""
     if not math.isfinite(seconds):
         return "?"
+    if 0 < seconds < 0.5:
+        return "<1s"
     seconds = max(0, round(seconds))
     if seconds < 60:
         return f"{seconds}s"

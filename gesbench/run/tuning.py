@@ -78,16 +78,19 @@ def run_stage(
     execute: Execute,
     *,
     progress: bool = True,
+    keep: Callable[[TrialSpec], bool] | None = None,
 ) -> list[TrialSpec]:
     """Run the unfinished ones of ``trials`` (one per id) into ``store``, with a progress bar
-    titled ``desc``; return the trials, one per id, in their order."""
+    titled ``desc``; return the trials, one per id, in their order. With ``keep``, only the
+    trials it keeps are run (and counted by the progress bar)."""
     unique = list({t.id: t for t in trials}.values())
     finished = store.finished_ids()
     store.relabel(t for t in unique if t.id in finished)
-    todo = [t for t in unique if t.id not in finished]
+    shown = unique if keep is None else [t for t in unique if keep(t)]
+    todo = [t for t in shown if t.id not in finished]
     with progress_bar(
-        total=len(unique),
-        initial=len(unique) - len(todo),
+        total=len(shown),
+        initial=len(shown) - len(todo),
         desc=desc,
         unit="trial",
         disable=not progress,
@@ -325,11 +328,13 @@ def run_tuning(
     execute: Execute,
     *,
     progress: bool = True,
+    keep: Callable[[TrialSpec], bool] | None = None,
 ) -> TuningOutcome:
     """Run the tuning stage of ``experiment`` into ``store`` (rung by rung for successive
     halving), select each tuned method's setting on the tuning trials alone, store what was
     done in the meta key ``tuning`` and the run's ``trial_ids``, and return the evaluation
-    trials at the selected settings (see the module docstring)."""
+    trials at the selected settings (see the module docstring). ``keep`` restricts which
+    tuning trials run (``gesbench run --optimizers``); the selection uses what is stored."""
     tuning = experiment.tuning
     if tuning is None:
         raise ValueError(f"{experiment.name} has no tuning stage")
@@ -355,7 +360,7 @@ def run_tuning(
         desc = f"{experiment.name} tuning"
         if len(schedule) > 1:
             desc += f" (rung {rung + 1}/{len(schedule)}, {fraction:.3g} of the budget)"
-        unique = run_stage(store, specs, desc, execute, progress=progress)
+        unique = run_stage(store, specs, desc, execute, progress=progress, keep=keep)
         tuning_ids += [t.id for t in unique]
         stored = load_results(run_dir, all_trials=True)
         ran = {t.id for t in unique}
@@ -365,7 +370,10 @@ def run_tuning(
             stored.traces[stored.traces["trial_id"].isin(ran)],
             budget,
         )
+        left_out = set() if keep is None else {t.id for t in specs if not keep(t)}
         for cell in scored[scored["status"] == "failed"].to_dict("records"):
+            if cell["id"] in left_out:  # not run by choice (keep), not a failure
+                continue
             group = _group(tuning.scope, int(cell["problem"]), int(cell["entry"]))
             failures[group] = failures.get(group, 0) + 1
         table = rank_configurations(scored, tuning.select, tuning.scope)
