@@ -57,3 +57,29 @@ def run_readme_plugins(tmp_path):
     )
     counts = run_experiment(experiment, tmp_path, progress=False)
     assert counts == {"done": 4}
+
+
+def test_the_contract_example_uses_every_hook_through_the_harness(tmp_path):
+    from gesbench import load_results
+    from gesbench.testing import check_optimizer, check_problem
+
+    ns = run_blocks()
+    check_problem(ns["ShiftedSphere"], {"n": 5})
+    check_optimizer(ns["BestOfBatch"], {"batch": 4})
+    with (
+        problems.registered("readme_shifted_sphere", ns["ShiftedSphere"]),
+        optimizers.registered("readme_best_of_batch", ns["BestOfBatch"]),
+    ):
+        experiment = parse_experiment(
+            {
+                "name": "contract",
+                "repetitions": 2,
+                "budget": {"kind": "evaluations", "limit": 203},
+                "problems": [{"name": "readme_shifted_sphere", "params": {"n": 5}}],
+                "optimizers": [{"name": "readme_best_of_batch", "params": {"batch": 8}}],
+            }
+        )
+        assert run_experiment(experiment, tmp_path, progress=False) == {"done": 2}
+    trials = load_results(tmp_path).trials
+    assert (trials["evaluations"] == 203).all()  # the last step asked only for what was left
+    assert (trials["final_distance"] < np.sqrt(5)).all()  # it moved towards the minimum
