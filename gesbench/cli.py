@@ -255,6 +255,17 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from gesbench.analysis.compare_runs import compare_runs, format_comparison
+
+    result = compare_runs(args.run_a, args.run_b, level=args.level)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(format_comparison(result))
+    return 1 if len(result.worse) else 0
+
+
 def _bench_compare(args: argparse.Namespace) -> int:
     from gesbench.analysis.bench_compare import bench_compare, format_findings
 
@@ -444,6 +455,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="every trial stored in the folder (default: the experiment last run into it)",
     )
     p.set_defaults(func=_export)
+
+    p = sub.add_parser(
+        "compare",
+        help="compare two run folders of the same spec trial by trial (B against A); "
+        "exit 1 when a method got significantly worse in B",
+    )
+    p.add_argument("run_a", help="the run folder compared against (e.g. before a change)")
+    p.add_argument("run_b", help="the run folder compared (e.g. after the change)")
+    p.add_argument(
+        "--level",
+        type=float,
+        default=0.05,
+        help="significance level after Holm's correction across the comparisons (default 0.05)",
+    )
+    p.add_argument("--json", action="store_true", help="the comparison as JSON")
+    p.set_defaults(func=_compare)
 
     p = sub.add_parser(
         "bench-compare",
