@@ -206,3 +206,15 @@ def test_the_oracle_and_check_problem_apply_the_same_rules(cls, rule):
     with pytest.raises(ContractError) as contract:
         check_problem(cls)
     assert rule in str(contract.value)
+
+
+def test_the_readme_example_stops_early_through_its_callback(capsys):
+    from test_readme import run_blocks
+
+    ns = run_blocks()
+    early = ns["early"]
+    assert (early.status, early.success) == (1, True)
+    assert early.nit < 500 and early.nfev == 2 * early.nit
+    assert early.history["loss"].iloc[-1] == early.fun < 1e-3
+    assert early.history["iteration"].iloc[-1] == early.nit
+    assert "stopped by the callback" in early.message
