@@ -128,7 +128,7 @@ def sensitivity_figure(
         ax.set_xlabel(param, fontsize=FONT)
         ax.set_ylabel(f"final {value_label}", fontsize=FONT - 1)
         ax.set_title(title, fontsize=FONT - 1)
-        ax.tick_params(labelsize=FONT - 2)
+        ax.tick_params(which="both", labelsize=FONT - 2)
         if index == 0:
             ax.legend(fontsize=FONT - 2, frameon=False)
     for ax in list(axes.flat)[len(panels) :]:
