@@ -14,6 +14,7 @@ from typing import Any
 
 from gesbench.core.errors import GesbenchError
 from gesbench.reproduce.published import REPRODUCTIONS
+from gesbench.run.executors import EXECUTORS
 from gesbench.spec.experiment import DEFAULT_MAX_TRIALS
 from gesbench.spec.filters import Selection
 
@@ -374,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, default=1, help="local worker processes")
     p.add_argument(
         "--executor",
-        choices=("sequential", "processes", "dask"),
+        choices=EXECUTORS,
         help="how trials run (default: dask with --scheduler, else processes when --workers > 1)",
     )
     p.add_argument(
