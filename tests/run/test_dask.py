@@ -160,3 +160,40 @@ def test_multithreaded_workers_are_warned_about(small_experiment, tmp_path):
             progress=False,
         )
     assert counts == {"done": 3}
+
+
+@pytest.mark.slow
+def test_trial_stuck_in_native_code_is_cancelled_and_its_worker_restarted(
+    tmp_path,
+    fragile_plugin,  # noqa: F811 - the imported fixture
+    scheduler,
+):
+    """A Dask worker thread cannot be interrupted inside a native call: past the limit and
+    its grace the driver cancels the trial and restarts the worker through the client."""
+    control = tmp_path / "control"
+    control.write_text("native")
+    run_dir = tmp_path / "run"
+    client = distributed.Client(scheduler)
+    before = set(client.scheduler_info()["workers"])
+    counts = run_experiment(
+        fragile_experiment(control, repetitions=1),
+        run_dir,
+        scheduler=scheduler,
+        trial_timeout=1.5,
+        progress=False,
+    )
+    assert counts == {"done": 1, "failed": 1}
+    error = load_results(run_dir).trials.set_index("label").loc["Fragile", "error"]
+    assert error.startswith(
+        "TrialTimeout: time limit of 1.5 s reached and the trial did not stop within 2 s more "
+        "(stuck in native code, which Python cannot interrupt on a Dask worker thread); its "
+        "Dask worker was restarted"
+    )
+    client.wait_for_workers(2, timeout=60)
+    after = set(client.scheduler_info()["workers"])
+    assert len(after) == 2 and len(after - before) == 1  # one worker replaced
+    client.close()
+    control.write_text("off")
+    assert run_experiment(
+        fragile_experiment(control, repetitions=1), run_dir, scheduler=scheduler, progress=False
+    ) == {"done": 2}

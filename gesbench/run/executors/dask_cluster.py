@@ -11,6 +11,7 @@ from typing import Any
 
 from gesbench.core.errors import GesbenchError
 from gesbench.run.executors.options import ExecutorOptions, kill_grace
+from gesbench.run.executors.signals import sigint_deferred, spawned_ignoring_sigint
 from gesbench.run.executors.timed import died, failed_result, run_timed
 from gesbench.spec.trial import TrialSpec
 from gesbench.store.record import TrialResult
@@ -91,24 +92,34 @@ def run(specs: Sequence[TrialSpec], options: ExecutorOptions) -> Generator[Trial
             "the dask executor needs dask.distributed: pip install 'gesbench[dask]'"
         ) from None
     with ExitStack() as stack:
-        stack.enter_context(_quiet_shutdown())
         if scheduler is None:
             stack.enter_context(
                 dask.config.set({"distributed.scheduler.allowed-failures": retries})
             )
-            cluster = stack.enter_context(
-                LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=":0",  # any free port: the default may be taken
-                    preload=["gesbench.run.executors.dask_worker"],  # workers ignore Ctrl-C
-                )
-            )
-            client = stack.enter_context(Client(cluster))
+            # Its workers, also those restarted later, leave Ctrl-C to this process.
+            stack.enter_context(spawned_ignoring_sigint())
+            with sigint_deferred():  # a cluster half started cannot be shut down cleanly
+                try:
+                    cluster = LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=":0",  # any free port: the default may be taken
+                        preload=["gesbench.run.executors.dask_worker"],  # quiet on Ctrl-C
+                    )
+                except Exception as exc:  # e.g. a worker process killed while it started
+                    raise GesbenchError(
+                        f"the local Dask cluster did not start ({type(exc).__name__}: {exc}); "
+                        "run the command again (finished trials are kept)"
+                    ) from None
+                stack.enter_context(cluster)
+                client = stack.enter_context(Client(cluster))
+                stack.enter_context(_quiet_shutdown())  # unwound first, before the cluster
         else:
             try:
-                client = stack.enter_context(Client(scheduler))
+                with sigint_deferred():
+                    client = stack.enter_context(Client(scheduler))
+                    stack.enter_context(_quiet_shutdown())
             except (OSError, TimeoutError, ValueError) as exc:
                 raise GesbenchError(
                     f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}"

@@ -20,8 +20,8 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Generator, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Generator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -29,6 +29,7 @@ from typing import Any
 
 from gesbench.core.errors import GesbenchError
 from gesbench.run.executors.options import ExecutorOptions, kill_grace
+from gesbench.run.executors.signals import sigint_ignored
 from gesbench.run.executors.timed import died, failed_result, run_timed
 from gesbench.run.provenance import provenance
 from gesbench.spec.trial import TrialSpec
@@ -88,21 +89,6 @@ def _worker_main(conn: Connection, parent: int) -> None:
             conn.send(("error", f"{type(exc).__name__}: the result could not be sent: {exc}"))
 
 
-@contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ignore SIGINT while worker processes are started here: an ignored signal stays ignored
-    across exec, so a worker that is still importing when Ctrl-C comes does not print a
-    traceback. (A Ctrl-C during these few milliseconds is lost; pressing it again works.)"""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 @dataclass
 class _Worker:
     """One worker process as the driver sees it: its pipe, and the trial it runs, if any."""
@@ -128,7 +114,7 @@ class _Worker:
 def _start_worker(context: Any) -> _Worker:
     ours, theirs = context.Pipe(duplex=True)
     process = context.Process(target=_worker_main, args=(theirs, os.getpid()), name="gesbench")
-    with _sigint_ignored():
+    with sigint_ignored():
         process.start()
     theirs.close()
     return _Worker(process, ours)
