@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import sys
 import warnings
@@ -201,6 +202,12 @@ def _report(args: argparse.Namespace) -> int:
 
     only = _selection(args)
     out_dir = Path(args.run_dir) / "subsets" / only.slug() if only.active else None
+    folder = Path(args.run_dir)
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):  # e.g. read-only media
+        raise GesbenchError(
+            f"cannot write the report into {args.run_dir!r} (read-only); it is written into the "
+            "run folder, so copy the folder somewhere writable to report it"
+        )
     try:
         paths = build_report(args.run_dir, reference=args.reference, only=only, out_dir=out_dir)
     except OSError as exc:  # e.g. a run folder on read-only media

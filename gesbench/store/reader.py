@@ -192,6 +192,12 @@ def export(
     """
     if fmt not in ("csv", "parquet"):
         raise GesbenchError(f"unknown export format {fmt!r}; choose csv or parquet")
+    folder = Path(run_dir)
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):  # e.g. read-only media
+        raise GesbenchError(
+            f"cannot write into {str(run_dir)!r} (read-only); exports are written into the run "
+            "folder, so copy the folder somewhere writable to export it"
+        )
     results = load_results(run_dir, all_trials=all_trials)
     written = []
     for name, frame in results._asdict().items():
@@ -202,7 +208,10 @@ def export(
             else:
                 frame.to_parquet(target, index=False)
         except OSError as exc:
-            raise GesbenchError(f"cannot write {target}: {exc.strerror or exc}") from None
+            raise GesbenchError(
+                f"cannot write {target}: {exc.strerror or exc}; exports are written into the "
+                "run folder, so copy the folder somewhere writable to export it"
+            ) from None
         written.append(target)
     return written
 

@@ -205,16 +205,34 @@ def test_a_store_on_read_only_media_is_readable(good_store, tmp_path):
     with closing(sqlite3.connect(store_path(run_dir))) as db:  # as a finished run leaves it
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert not Path(f"{store_path(run_dir)}-shm").exists()
+    prefix = read_only(run_dir)
     try:
         done = subprocess.run(
-            [*read_only(run_dir), sys.executable, "-c", READER, str(run_dir)],
+            [*prefix, sys.executable, "-c", READER, str(run_dir)],
             capture_output=True,
             text=True,
             timeout=120,
         )
+        writers = [
+            subprocess.run(
+                [*prefix, sys.executable, "-m", "gesbench.cli", command, str(run_dir)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            for command in ("report", "export")
+        ]
     finally:
         for item in (*run_dir.iterdir(), run_dir):
             item.chmod(0o755 if item.is_dir() else 0o644)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(len(expected.trials)), str(len(expected.traces))]
+    # what writes into the folder says so, and what to do
+    for writer, what in zip(writers, ("the report into", "into"), strict=True):
+        assert writer.returncode == 2
+        assert writer.stderr.startswith(f"gesbench: error: cannot write {what} {str(run_dir)!r}")
+        assert "(read-only)" in writer.stderr and "copy the folder somewhere writable" in (
+            writer.stderr
+        )
+        assert "Traceback" not in writer.stderr
     assert sorted(p.name for p in run_dir.iterdir()) == [".gesbench.lock", "results.sqlite"]
