@@ -293,6 +293,19 @@ def _bench_compare(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _readme_tables(args: argparse.Namespace) -> int:
+    from gesbench.report.readme_tables import format_tables, readme_tables
+
+    # Paper comparisons (published alignments too) get the Fig. 1 format, the rest a family's.
+    papers = {
+        r.spec: r.published
+        for r in REPRODUCTIONS.values()
+        if any(p.alignment is not None for p in r.published)
+    }
+    print(format_tables(readme_tables(args.run_dirs, papers)))
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -503,6 +516,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-missing", action="store_true", help="don't fail on benchmarks not in NEW"
     )
     p.set_defaults(func=_bench_compare)
+
+    p = sub.add_parser(
+        "readme-tables", help="print the README's recorded-results tables from run folders"
+    )
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="e.g. reports/fig1")
+    p.set_defaults(func=_readme_tables)
     for command in sub.choices.values():  # -v also after the command: gesbench run X -v
         command.add_argument(
             "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="as gesbench -v"

@@ -90,6 +90,29 @@ class TrialTraces:
         del ids
         return cls(trials, start, stop, data)
 
+    @classmethod
+    def of(cls, traces: pd.DataFrame | TrialTraces, columns: list[str]) -> TrialTraces:
+        """``traces`` as flat arrays (built from a long DataFrame, or as given)."""
+        return traces if isinstance(traces, TrialTraces) else cls.from_traces(traces, columns)
+
+    def per_trial(
+        self, column: str, how: Literal["first", "last", "min"], *, finite: bool = False
+    ) -> NDArray[np.float64]:
+        """One value per trial: its first or last logged ``column`` value, or the smallest
+        (NaN ignored, infinities too with ``finite``; NaN where a trial logged no value)."""
+        values = self.columns[column]
+        if not len(self.start):
+            return np.zeros(0)
+        if how == "first":
+            return values[self.start].copy()
+        if how == "last":
+            return values[self.stop - 1].copy()
+        values = np.where(np.isinf(values), np.nan, values) if finite else values
+        masked = np.where(np.isnan(values), np.inf, values)
+        out = np.minimum.reduceat(masked, self.start)
+        logged = np.add.reduceat((~np.isnan(values)).astype(np.intp), self.start) > 0
+        return np.where(logged, out, np.nan)
+
     def groups(self, problem: str | None = None) -> Iterator[tuple[str, str, NDArray[np.intp]]]:
         """(problem, label, trial indices) per method, in order of first appearance."""
         trials = self.trials

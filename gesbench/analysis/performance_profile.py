@@ -12,28 +12,47 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gesbench.analysis.curves import TrialTraces
 from gesbench.analysis.hitting import first_hits
 
 
-def solve_costs(traces: pd.DataFrame, x_name: str, y_name: str, tau: float) -> pd.DataFrame:
+def solve_costs(
+    traces: pd.DataFrame | TrialTraces, x_name: str, y_name: str, tau: float
+) -> pd.DataFrame:
     """Cost (in ``x_name``) for each finished trial to pass the convergence test at ``tau``.
 
-    Returns ``problem_label, repetition, label, tau, cost`` (``inf``: never solved).
+    ``f_0`` is the median over the instance's trials of their first logged value, ``f_L``
+    the lowest value any of them logged. Returns ``problem_label, repetition, label, tau,
+    cost`` (``inf``: never solved).
     """
     if not 0 < tau < 1:
         raise ValueError(f"tau must be in (0, 1), got {tau}")
-    finished = traces[traces["status"].isin(["done", "diverged"])].sort_values("iteration")
+    data = TrialTraces.of(traces, [x_name, y_name])
     instance = ["problem_label", "repetition"]
-    f_best = finished.groupby(instance)[y_name].min().rename("f_best")
-    f_start = finished.groupby([*instance, "trial_id"])[y_name].first()
-    f_start = f_start.groupby(instance).median().rename("f_start")
-    levels = (f_best + tau * (f_start - f_best)).to_dict()
-    rows = []
-    for (problem, repetition, label), t in finished.groupby([*instance, "label"], sort=False):
-        level = levels[(problem, repetition)]
-        cost = first_hits(t[x_name].to_numpy(), t[y_name].to_numpy(), np.array([level]))[0]
-        rows.append((problem, repetition, label, tau, cost))
-    return pd.DataFrame(rows, columns=[*instance, "label", "tau", "cost"])
+    trials = data.trials[[*instance, "label"]].copy()
+    trials["first"] = data.per_trial(y_name, "first")
+    trials["best"] = data.per_trial(y_name, "min")
+    finished = data.trials["status"].isin(["done", "diverged"]).to_numpy()
+    rows = np.flatnonzero(finished)
+    if not len(rows):
+        return pd.DataFrame(columns=[*instance, "label", "tau", "cost"])
+    by_instance = trials.iloc[rows].groupby(instance, sort=False)
+    levels = by_instance["best"].min() + tau * (
+        by_instance["first"].median() - by_instance["best"].min()
+    )
+    level = trials.iloc[rows].join(levels.rename("level"), on=instance)["level"].to_numpy()
+    x_all, y_all = data.columns[x_name], data.columns[y_name]
+    costs = np.array(
+        [
+            first_hits(x_all[data.start[t] : data.stop[t]], y_all[data.start[t] : data.stop[t]],
+                       np.array([lv]))[0]
+            for t, lv in zip(rows, level, strict=True)
+        ]
+    )  # fmt: skip
+    out = trials.iloc[rows][[*instance, "label"]].reset_index(drop=True)
+    out["tau"] = tau
+    out["cost"] = costs
+    return out
 
 
 def performance_profile(costs: pd.DataFrame, ratios: np.ndarray) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from gesbench.analysis.curves import TrialTraces
 from gesbench.analysis.hitting import first_hits
 
 HIT_COLUMNS = [
@@ -24,18 +25,22 @@ HIT_COLUMNS = [
 ECDF_COLUMNS = ["problem_label", "label", "x", "fraction", "runs"]
 
 
-def best_logged(traces: pd.DataFrame, y_name: str) -> dict[str, float]:
+FINISHED = ("done", "diverged")
+
+
+def best_logged(traces: pd.DataFrame | TrialTraces, y_name: str) -> dict[str, float]:
     """Per problem, the lowest finite ``y_name`` any finished trial logged: a reference value
     for problems whose optimum is unknown (targets then measure progress towards the best
     point found by any method)."""
-    finished = traces[traces["status"].isin(["done", "diverged"])]
-    values = finished[y_name].where(np.isfinite(finished[y_name].to_numpy(dtype=float)))
-    best = values.groupby(finished["problem_label"]).min()
-    return {str(k): float(v) for k, v in best.items() if np.isfinite(v)}
+    data = TrialTraces.of(traces, [y_name])
+    best = pd.Series(data.per_trial(y_name, "min", finite=True))
+    finished = data.trials["status"].isin(FINISHED).to_numpy()
+    by_problem = best[finished].groupby(data.trials["problem_label"][finished]).min()
+    return {str(k): float(v) for k, v in by_problem.items() if np.isfinite(v)}
 
 
 def targets(
-    traces: pd.DataFrame,
+    traces: pd.DataFrame | TrialTraces,
     y_name: str,
     *,
     references: Mapping[str, float] | None = None,
@@ -50,16 +55,13 @@ def targets(
     of the first logged gap (the gap at ``x0``); a problem whose scale is not a positive
     finite number gets no targets. Returns ``problem_label, reference, relative, target``.
     """
-    finished = traces[traces["status"].isin(["done", "diverged"])]
-    columns = ["problem_label", "reference", "relative", "target"]
-    if finished.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object if c == "problem_label" else float)
-                             for c in columns})  # fmt: skip
-    first_rows = finished.groupby("trial_id", sort=False)["iteration"].idxmin()
-    first = finished.loc[first_rows.dropna().to_numpy()]
+    data = TrialTraces.of(traces, [y_name])
+    finished = data.trials["status"].isin(FINISHED).to_numpy()
+    first = pd.Series(data.per_trial(y_name, "first"))[finished]
+    problems = data.trials["problem_label"][finished]
     relative = 10.0 ** (-np.arange(1, round(decades * per_decade) + 1) / per_decade)
     frames = []
-    for problem, start in first.groupby("problem_label", sort=False)[y_name]:
+    for problem, start in first.groupby(problems, sort=False):
         reference = (references or {}).get(str(problem), 0.0)
         gaps = start.to_numpy(dtype=float) - reference
         gaps = gaps[np.isfinite(gaps)]
@@ -77,12 +79,15 @@ def targets(
             )
         )
     if not frames:
-        return targets(traces.iloc[:0], y_name)
+        columns = ["problem_label", "reference", "relative", "target"]
+        return pd.DataFrame(
+            {c: pd.Series(dtype=object if c == "problem_label" else float) for c in columns}
+        )
     return pd.concat(frames, ignore_index=True)
 
 
 def hitting_times(
-    traces: pd.DataFrame,
+    traces: pd.DataFrame | TrialTraces,
     target_table: pd.DataFrame,
     x_name: str,
     y_name: str,
@@ -100,16 +105,9 @@ def hitting_times(
         str(p): (g["relative"].to_numpy(), g["target"].to_numpy(), float(g["reference"].iloc[0]))
         for p, g in target_table.groupby("problem_label", sort=False)
     }
-    meta = ["trial_id", "problem_label", "label", "status"]
-    logged = traces[traces["problem_label"].isin(list(goals_by_problem))]
-    codes, _ = pd.factorize(logged["trial_id"], sort=False)
-    order = np.lexsort((logged["iteration"].to_numpy(dtype=float, na_value=np.nan), codes))
-    codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, np.diff(codes) != 0]) if len(codes) else np.zeros(0, int)
-    stops = np.r_[starts[1:], len(codes)].astype(int)
-    x_all = logged[x_name].to_numpy(dtype=float, na_value=np.nan)[order]
-    y_all = logged[y_name].to_numpy(dtype=float, na_value=np.nan)[order]
-    info = logged[meta].iloc[order[starts]].to_numpy(dtype=object) if len(codes) else []
+    data = TrialTraces.of(traces, [x_name, y_name])
+    x_all, y_all = data.columns[x_name], data.columns[y_name]
+    meta = data.trials[["trial_id", "problem_label", "label", "status"]].to_numpy(dtype=object)
     parts: dict[str, list[np.ndarray]] = {c: [] for c in HIT_COLUMNS}
 
     def add(row: np.ndarray, relative: np.ndarray, target: np.ndarray, hit, spent) -> None:
@@ -123,14 +121,15 @@ def hitting_times(
         parts["hit"].append(np.broadcast_to(np.asarray(hit, dtype=float), (m,)))
         parts["spent"].append(np.full(m, spent, dtype=float))
 
-    seen = set()
-    for row, s, e in zip(info, starts, stops, strict=True):
-        relative, target, reference = goals_by_problem[str(row[1])]
+    for row, s, e in zip(meta, data.start, data.stop, strict=True):
+        goals = goals_by_problem.get(str(row[1]))
+        if goals is None:
+            continue
+        relative, target, reference = goals
         x, y = x_all[s:e], y_all[s:e]
         ok = np.isfinite(x)
         x, y = np.maximum.accumulate(x[ok]) if ok.any() else x[ok], y[ok]
         spent = float(x[-1]) if len(x) else 0.0
-        seen.add(row[0])
         if row[3] == "failed" or not len(x):
             add(row, relative, target, np.inf, spent)
             continue
@@ -138,7 +137,8 @@ def hitting_times(
     if trials is not None:
         counter = {"iteration": "iterations"}.get(x_name, x_name)
         missing = trials[
-            trials["problem_label"].isin(list(goals_by_problem)) & ~trials["id"].isin(seen)
+            trials["problem_label"].isin(list(goals_by_problem))
+            & ~trials["id"].isin(data.trials["trial_id"])
         ]
         for r in missing.to_dict("records"):
             relative, target, _ = goals_by_problem[str(r["problem_label"])]

@@ -128,7 +128,7 @@ def median_ci(values: ArrayLike, level: float = 0.95) -> MedianCI:
     mid_low, mid_high = (n + 1) // 2, n // 2 + 1  # 1-based ranks of the middle value(s)
     a, b = pick(mid_low), pick(mid_high)
     with np.errstate(invalid="ignore"):
-        median = np.where(a == b, a, (a + b) / 2)  # inf stays inf, never inf - inf
+        median = np.where(a == b, a, a / 2 + b / 2)  # inf stays inf; no overflow near 1e308
     result = MedianCI(median, pick(lo_rank), pick(hi_rank), coverage, lo_rank, hi_rank, n)
     if scalar:
         return MedianCI(*(np.asarray(v[0]) for v in result))
@@ -252,7 +252,7 @@ def paired_differences(a: ArrayLike, b: ArrayLike, *, log: bool) -> FloatArray:
 def unsentinel(value: ArrayLike) -> FloatArray:
     """Values computed from :data:`SENTINEL` differences, with those read back as +-inf."""
     v = np.asarray(value, dtype=float)
-    return np.where(np.abs(v) >= SENTINEL / 4, np.sign(v) * np.inf, v)
+    return np.where(np.abs(v) >= SENTINEL / 4, np.copysign(np.inf, v), v)
 
 
 @lru_cache(maxsize=256)

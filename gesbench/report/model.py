@@ -82,12 +82,15 @@ BUDGET_AXES = {"iterations": "iteration", "evaluations": "evaluations",
 def value_names(traces: pd.DataFrame) -> dict[str, str]:
     """Per problem: 'excess_loss' where f* is known (every logged point with a finite loss
     has an excess loss; a diverged point's NaN does not count), else 'loss'."""
-    finished = traces[traces["status"].isin(["done", "diverged"])]
-    finite = finished[np.isfinite(finished["loss"].to_numpy(dtype=float, na_value=np.nan))]
-    known = finite["excess_loss"].notna().groupby(finite["problem_label"]).all()
-    out = {str(p): "excess_loss" if bool(known.get(p, False)) else "loss"
-           for p in dict.fromkeys(finished["problem_label"])}  # fmt: skip
-    return out
+    finished = traces["status"].isin(["done", "diverged"]).to_numpy()
+    loss = traces["loss"].to_numpy(dtype=float, na_value=np.nan)
+    finite = finished & np.isfinite(loss)
+    problems = traces["problem_label"]
+    known = traces["excess_loss"].notna()[finite].groupby(problems[finite]).all()
+    return {
+        str(p): "excess_loss" if bool(known.get(p, False)) else "loss"
+        for p in dict.fromkeys(problems[finished])
+    }
 
 
 def budget_kind(meta: dict[str, Any], trials: pd.DataFrame) -> str:

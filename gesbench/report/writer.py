@@ -37,6 +37,8 @@ class Writer:
         csv = self.csv(name, data)
         png, svg = self.run_dir / f"{name}.png", self.run_dir / f"{name}.svg"
         fig.savefig(png, dpi=130)
+        # The layout is settled by the PNG; laying it out again for the SVG only costs time.
+        fig.set_layout_engine("none")
         fig.savefig(svg)
         self.written += [png, svg]
         return ReportFigure(name, caption, png, svg, csv)

@@ -36,6 +36,8 @@ LOG_X = frozenset({"wall_time"})
 HEADROOM = 10**0.5
 """How far above the highest starting value a log y axis reaches (half a decade)."""
 PANEL_HEIGHT = 2.4
+LOG_RANGE = (1e-200, 1e200)
+"""The widest log y axis drawn; values beyond it leave the axis like a diverging curve."""
 
 
 def band_description(curves: pd.DataFrame) -> str:
@@ -58,17 +60,20 @@ def band_description(curves: pd.DataFrame) -> str:
 
 def y_limits(panel: pd.DataFrame) -> tuple[float, float] | None:
     """Log-axis limits from the panel's curves: the highest starting median plus headroom,
-    and the lowest positive finite median or band value. None if nothing positive is
-    finite."""
-    finite = panel[np.isfinite(panel["median"]) & (panel["median"] > 0)]
+    and the lowest positive finite median or band value, kept within :data:`LOG_RANGE`
+    (matplotlib cannot tick a log axis near the ends of the float range). None if nothing
+    positive is finite."""
+    median = panel["median"].to_numpy(dtype=float)
+    finite = panel[np.isfinite(median) & (median > 0)]
     if finite.empty:
         return None
     starts = finite.sort_values("x").groupby("label", sort=False)["median"].first()
-    top = float(starts.max()) * HEADROOM
+    top = min(float(starts.max()) * HEADROOM, LOG_RANGE[1])
     values = np.concatenate([finite["median"].to_numpy(), panel["low"].to_numpy(dtype=float)])
     values = values[np.isfinite(values) & (values > 0) & (values <= top)]
     bottom = float(values.min()) / 10**0.15 if len(values) else float(starts.min()) / 10
-    return (min(bottom, top / 10), top)
+    bottom = max(min(bottom, top / 10), LOG_RANGE[0])
+    return (bottom, max(top, bottom * 10))
 
 
 def inside(y: np.ndarray, top: float | None) -> int:
@@ -184,8 +189,8 @@ def curve_grid(
         if col == 0 or len(x_names) == 1:
             ax.set_title(str(problem), fontsize=FONT + 0.5, loc="left")
         if log_y and limits is not None:
+            ax.set_ylim(*limits)  # before the scale: a single point has no log range
             ax.set_yscale("log")
-            ax.set_ylim(*limits)
         if x_name in LOG_X and len(panel):
             ax.set_xscale("log")
         else:

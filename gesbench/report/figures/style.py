@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
@@ -160,7 +161,7 @@ def style_axes(ax: Axes) -> None:
     ax.grid(True, which="major", alpha=0.3)
     if ax.get_yscale() == "log":
         low, high = ax.get_ylim()
-        if low > 0 and high / low < 100:
+        if low > 0 and np.log10(high) - np.log10(low) < 2:
             ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
             ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
         else:

@@ -23,7 +23,10 @@ def _text_color(image: Any, value: float) -> str:
     """Black on light cells, white on dark ones (by the cell colour's luminance)."""
     if not np.isfinite(value):
         return "black"
-    r, g, b, _ = image.cmap(image.norm(value))
+    rgba = np.asarray(image.to_rgba(np.array([[value]], dtype=float)), dtype=float)
+    r, g, b = rgba.reshape(-1, 4)[0, :3]
+    if rgba.max() > 1:  # bytes
+        r, g, b = r / 255, g / 255, b / 255
     return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
 
 

@@ -20,6 +20,11 @@ def draw_bias_variance(ax: Axes, rho: float, n: int, k: int, P: int, beta: float
     Solid lines use the given ``beta``; the dashed line is the MSE at ``beta*(alpha)`` and
     the dot marks ``alpha*``. All values are relative to ``||grad f||^2`` (log y).
     """
+    with np.errstate(divide="ignore", invalid="ignore"):  # rho = 0 at alpha = 0: 0/0
+        _bias_variance(ax, rho, n, k, P, beta)
+
+
+def _bias_variance(ax: Axes, rho: float, n: int, k: int, P: int, beta: float) -> None:
     alpha = np.linspace(0, 1, 401)
     colors = palette(4)
     ax.plot(alpha, theory.bias_squared(rho, alpha, beta, k, n), color=colors[0],
@@ -46,8 +51,8 @@ def draw_phase(
     alignment: a method label to ``(k/n, rho values along its run)``, drawn as a vertical
     track from the first to the last value (arrow in the direction of time). Returns the
     mesh (for a colour bar)."""
-    ratio = np.logspace(np.log10(1 / n), 0, 300)
-    rho = np.linspace(0, 1, 301)
+    ratio = np.logspace(np.log10(1 / n), 0, 160)
+    rho = np.linspace(0, 1, 161)
     a_star = theory.optimal_alpha(rho[:, None], ratio[None, :] * n, n, P)
     mesh = ax.pcolormesh(
         ratio, rho, a_star, cmap="viridis", vmin=0, vmax=1, shading="auto", rasterized=True

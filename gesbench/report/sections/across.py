@@ -28,7 +28,7 @@ TEXT = (
 
 
 def draw(run: RunData, out: Writer) -> Section:
-    traces = run.traces
+    traces = run.trace_data
     costs = pd.concat(
         [metrics.solve_costs(traces, "cost", "value", tau) for tau in PROFILE_TAUS],
         ignore_index=True,

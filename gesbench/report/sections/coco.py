@@ -80,7 +80,7 @@ def ert_table(ert: pd.DataFrame, labels: list[str]) -> tuple[pd.DataFrame, froze
 
 
 def draw(run: RunData, out: Writer) -> Section | None:
-    traces = run.traces
+    traces = run.trace_data
     references = {
         p: v
         for p, v in metrics.best_logged(traces, "value").items()

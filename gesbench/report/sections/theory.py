@@ -68,7 +68,15 @@ DIMENSION = Need(
 
 
 def bias_variance_table(rhos: Sequence[float], n: int, k: int, P: int, beta: float) -> pd.DataFrame:
-    """The curves of the bias-variance panels, over alpha, for each rho."""
+    """The curves of the bias-variance panels, over alpha, for each rho (NaN where a closed
+    form is 0/0, as the MSE at beta* for rho = 0 and alpha = 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _bias_variance_table(rhos, n, k, P, beta)
+
+
+def _bias_variance_table(
+    rhos: Sequence[float], n: int, k: int, P: int, beta: float
+) -> pd.DataFrame:
     alpha = np.linspace(0, 1, 101)
     return pd.concat(
         [
@@ -87,6 +95,12 @@ def bias_variance_table(rhos: Sequence[float], n: int, k: int, P: int, beta: flo
         ],
         ignore_index=True,
     )
+
+
+def optimal_alpha(rho: float, k: int, n: int, P: int) -> float:
+    """alpha* at one alignment (NaN where the closed form is 0/0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(theory.optimal_alpha(rho, k, n, P))
 
 
 def slug(text: str, taken: set[str]) -> str:
@@ -126,11 +140,17 @@ def draw(run: RunData, out: Writer) -> Section:
         path = paths[paths["problem_label"] == problem]
         rho = np.abs(path["median"].to_numpy(dtype=float))
         rho = rho[np.isfinite(rho)]
-        if problem not in dims.index or len(rho) < 1:
-            reason = "no dimension stored" if problem not in dims.index else "no alignment logged"
+        n = int(dims[problem]) if problem in dims.index else 0
+        if not n or len(rho) < 1 or k >= n:
+            reason = (
+                "no dimension stored"
+                if not n
+                else "no alignment logged"
+                if len(rho) < 1
+                else f"k = {k} is not below n = {n}: the subspace is the whole space"
+            )
             skipped.append(f"{problem} ({reason})")
             continue
-        n = int(dims[problem])
         start, end = round(float(rho[0]), 3), round(float(np.median(rho[-5:])), 3)
         rhos = sorted({start, end}, reverse=True)
         fig = theory_figure(
@@ -151,8 +171,8 @@ def draw(run: RunData, out: Writer) -> Section:
         text.append(
             f"{problem} (n = {n}): the alignment rho of {label} goes from {start:.3g} at the "
             f"start to {end:.3g} at the end (median over repetitions); at those values the "
-            f"optimal alpha is {float(theory.optimal_alpha(start, k, n, P)):.2f} and "
-            f"{float(theory.optimal_alpha(end, k, n, P)):.2f}."
+            f"optimal alpha is {optimal_alpha(start, k, n, P):.2f} and "
+            f"{optimal_alpha(end, k, n, P):.2f}."
         )
     intro = (
         f"From the closed forms in gesbench.ges.theory (exact for quadratics), at each "
