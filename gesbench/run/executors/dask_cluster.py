@@ -6,7 +6,7 @@ import logging
 import time
 import warnings
 from collections.abc import Generator, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from typing import Any
 
 from gesbench.core.errors import GesbenchError
@@ -149,8 +149,8 @@ def run(specs: Sequence[TrialSpec], options: ExecutorOptions) -> Generator[Trial
             return [
                 (by_id[trial], worker)
                 for trial, (worker, since) in list(started.items())
-                if by_id[trial] in futures and now - since > limit
-            ]
+                if trial in by_id and by_id[trial] in futures and now - since > limit
+            ]  # (a shared scheduler may announce other runs' trials too)
 
         if timeout is not None:
             client.subscribe_topic(START_TOPIC, on_start)
@@ -187,5 +187,8 @@ def run(specs: Sequence[TrialSpec], options: ExecutorOptions) -> Generator[Trial
                     yield failed_result(spec, _stuck(timeout, grace, note))
                 time.sleep(POLL)
         finally:
+            if timeout is not None:
+                with suppress(Exception):  # the client may be closing under a Ctrl-C
+                    client.unsubscribe_topic(START_TOPIC)
             if futures:
                 client.cancel(list(futures))

@@ -154,7 +154,11 @@ def run(specs: Sequence[TrialSpec], options: ExecutorOptions) -> Generator[Trial
             for worker in pool:
                 if worker.ready and worker.spec is None and queue:
                     spec = queue.popleft()
-                    worker.conn.send((spec, timeout))
+                    try:
+                        worker.conn.send((spec, timeout))
+                    except OSError:  # it died since it said it was ready: not this trial's doing
+                        queue.appendleft(spec)
+                        continue
                     worker.spec, worker.sent_at = spec, time.monotonic()
             wait_for = None
             if timeout is not None and any(w.spec is not None for w in pool):
