@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter, NullFormatter
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 Colors = Mapping[str, tuple[float, float, float]]
 
@@ -157,11 +157,12 @@ def legend(ax: Axes, title: str = "") -> None:
 def style_axes(ax: Axes) -> None:
     """Tick labels at a legible size, a light grid, and on a log y axis plain numbers
     (0.2, 0.5) where it spans under two decades, powers of ten only where it spans more."""
-    ax.tick_params(labelsize=FONT - 1)
+    ax.tick_params(which="both", labelsize=FONT - 1)
     ax.grid(True, which="major", alpha=0.3)
     if ax.get_yscale() == "log":
         low, high = ax.get_ylim()
-        if low > 0 and np.log10(high) - np.log10(low) < 2:
+        if low > 0 and np.log10(high) - np.log10(low) < 2:  # ticks at 1, 2 and 5 per decade
+            ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
             ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
             ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
         else:

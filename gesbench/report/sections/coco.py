@@ -21,8 +21,8 @@ SHOWN_TARGETS = (1e-1, 1e-2, 1e-3)
 """Targets (relative to the initial gap) shown in the ERT table; the CSV has all of them."""
 
 TEXT = (
-    "Targets per problem: {targets} log-spaced fractions of the initial gap, from {top:g} to "
-    "{bottom:g} (the gap is the excess loss where f* is known, else the loss above the best "
+    "Targets per problem: {targets} log-spaced fractions of the initial gap, from {top:.2g} to "
+    "{bottom:.2g} (the gap is the excess loss where f* is known, else the loss above the best "
     "any method logged). A (trial, target) pair is reached at the first logged budget where "
     "the best-so-far gap is at or below the target; a diverged trial keeps what it reached "
     "before diverging, a failed trial reaches nothing, and both stay in the denominator. "
