@@ -1,8 +1,8 @@
 """Expected running time (ERT, as in COCO) and success rates per target.
 
 For a method, problem and target, every trial is a run: it succeeds if it reached the target
-(:func:`gesbench.analysis.runtime_ecdf.hitting_times`); failed trials and diverged ones that
-never reached it are unsuccessful and stay in the denominator. With ``spent_i`` the budget run
+(:func:`gesbench.analysis.runtime_ecdf.hitting_times`); failed and diverged trials are
+unsuccessful and stay in the denominator. With ``spent_i`` the budget run
 ``i`` used until it succeeded or stopped,
 
     ERT = sum_i spent_i / successes,

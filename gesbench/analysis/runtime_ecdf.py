@@ -4,9 +4,11 @@ Each (trial, target) pair is one "run"; a method's ECDF at budget ``x`` is the s
 runs whose best-so-far gap to the problem's reference value was at or below the target by
 ``x``. Targets are log-spaced relative to each problem's initial gap, so problems of different
 scales pool into one curve. Pairs never reached stay below 1 at every budget, and every trial
-counts: a failed trial reaches no target (it is in the denominator, never in the numerator),
-a diverged one only what it reached before diverging. The area under the ECDF over the log
-budget axis (:func:`ecdf_area`) summarises a curve in one number, as IOHanalyzer does.
+counts: failed and diverged trials are unsuccessful runs, in the denominator and never in the
+numerator (a diverged trial ends with no usable point, whatever it passed on the way; pass
+``diverged_reach=True`` to :func:`hitting_times` to count what it reached before diverging).
+The area under the ECDF over the log budget axis (:func:`ecdf_area`) summarises a curve in
+one number, as IOHanalyzer does.
 """
 
 from __future__ import annotations
@@ -92,14 +94,17 @@ def hitting_times(
     x_name: str,
     y_name: str,
     trials: pd.DataFrame | None = None,
+    *,
+    diverged_reach: bool = False,
 ) -> pd.DataFrame:
     """First ``x_name`` at which each trial reaches each of its problem's targets.
 
     One row per (trial, target) (:data:`HIT_COLUMNS`): ``hit`` is ``inf`` if never reached;
     ``spent`` is the budget the trial used (its last logged ``x_name``), what a simulated
-    restart pays for an unsuccessful run. Done and diverged trials are read from their
-    traces (best-so-far). With ``trials`` (the run's trials table), failed trials are added
-    as reaching nothing, with the budget they logged before failing (or their counter).
+    restart pays for an unsuccessful run. Done trials are read from their traces
+    (best-so-far); diverged and failed ones reach nothing (diverged ones what they reached
+    before diverging with ``diverged_reach``). With ``trials`` (the run's trials table),
+    failed trials that logged nothing are added too, with their counter as the budget spent.
     """
     goals_by_problem = {
         str(p): (g["relative"].to_numpy(), g["target"].to_numpy(), float(g["reference"].iloc[0]))
@@ -130,7 +135,7 @@ def hitting_times(
         ok = np.isfinite(x)
         x, y = np.maximum.accumulate(x[ok]) if ok.any() else x[ok], y[ok]
         spent = float(x[-1]) if len(x) else 0.0
-        if row[3] == "failed" or not len(x):
+        if row[3] == "failed" or (row[3] == "diverged" and not diverged_reach) or not len(x):
             add(row, relative, target, np.inf, spent)
             continue
         add(row, relative, target, first_hits(x, y - reference, target), spent)

@@ -178,7 +178,7 @@ def trace_rows(trial_id, label, status, costs, gaps, problem="P"):
 def test_ert_counts_unsuccessful_diverged_and_failed_runs_in_the_denominator():
     rows = (
         trace_rows("t1", "A", "done", [0, 10, 20, 30], [1.0, 0.5, 0.05, 0.01])
-        + trace_rows("t2", "A", "diverged", [0, 10, 20], [1.0, 0.5, np.inf])
+        + trace_rows("t2", "A", "diverged", [0, 10, 20], [1.0, 0.05, np.inf])
         + trace_rows("t3", "A", "failed", [0, 5], [1.0, 0.9])
     )
     traces = pd.DataFrame(rows)
@@ -193,11 +193,14 @@ def test_ert_counts_unsuccessful_diverged_and_failed_runs_in_the_denominator():
     by = hits.set_index(["trial_id", "relative"])
     assert by.loc[("t1", 0.1), "hit"] == 20 and by.loc[("t1", 0.01), "hit"] == 30
     assert by.loc[("t3", 0.1), "hit"] == np.inf and by.loc[("t3", 0.1), "spent"] == 5
+    assert (hits.loc[hits["trial_id"] == "t2", "hit"] == np.inf).all()  # diverged: unsuccessful
+    reach = hitting_times(traces, goals, "cost", "value", trials=trials, diverged_reach=True)
+    assert reach.set_index(["trial_id", "relative"]).loc[("t2", 0.1), "hit"] == 10
     ert = expected_running_time(hits, seed=0).set_index("relative")
     # Target 0.1: one success (20) + the others' budgets (20 + 5 + 0) over 1 success.
     assert ert.loc[0.1, "ert"] == pytest.approx(20 + 20 + 5 + 0)
     assert ert.loc[0.1, "success_rate"] == 0.25 and ert.loc[0.1, "runs"] == 4
-    assert ert.loc[0.1, "success_low"] == 0.0 or ert.loc[0.1, "success_low"] < 0.25
+    assert 0 < ert.loc[0.1, "success_low"] < 0.25 < ert.loc[0.1, "success_high"]
     assert ert.loc[0.1, "ert_low"] <= ert.loc[0.1, "ert"] <= ert.loc[0.1, "ert_high"]
     assert ert.loc[0.01, "ert"] == pytest.approx(30 + 20 + 5 + 0)
 
