@@ -11,6 +11,9 @@
   :mod:`~gesbench.report.markdown` render it; :mod:`~gesbench.report.writer` writes the files.
 - :mod:`~gesbench.report.build`: :func:`build_report` ties them together, each section drawn in
   isolation so one that fails is a note and the rest of the report is still written.
+- :mod:`~gesbench.report.formatting`: how numbers appear in tables (and in LaTeX).
+- :mod:`~gesbench.report.readme_tables`: the README's recorded-results tables from run folders
+  (``gesbench readme-tables``).
 """
 
 from __future__ import annotations

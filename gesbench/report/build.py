@@ -8,10 +8,12 @@ into the run folder: ``report.html`` (self-contained: figures embedded, opens fr
 A section the run cannot support says why; a section that fails is shown as a short note
 naming it and its error, and the rest of the report is still written.
 
-Curves are medians over repetitions with seeded 95% bootstrap bands; repetitions are aligned on
-a common x grid by step interpolation of the *current* value (the true loss at the optimizer's
-recommendation when it was logged), not of the best-so-far. The runtime ECDF and performance
-profiles, which ask when a target was first reached, use the best-so-far of the logged values.
+The verdict comes first and trial counts and provenance last. Curves are medians over
+repetitions with order-statistic bands (their coverage at the run's repetition count in the
+legend); repetitions are read off a fixed grid per x axis by step interpolation of the
+*current* value (the true loss at the optimizer's recommendation when it was logged), not of
+the best-so-far. The runtime measures and performance profiles, which ask when a target was
+first reached, use the best-so-far of the logged values.
 """
 
 from __future__ import annotations
