@@ -130,7 +130,7 @@ def test_step_uses_the_chosen_alpha_and_beta_and_feeds_the_estimator():
     for t in range(10):
         opt.step(oracle)
         if t < 3:
-            assert (opt.alpha, opt.beta) == (0.5, 1.0)
+            assert (opt.alpha, opt.beta) == (0.5, 0.5)
         else:
             assert 0.05 <= opt.alpha <= 0.95
     assert opt.estimator.iteration == 10
