@@ -275,22 +275,25 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _bench_compare(args: argparse.Namespace) -> int:
-    from gesbench.analysis.bench_compare import bench_compare, format_findings
+    from gesbench.analysis.bench_compare import bench_compare, format_findings, summary
 
     findings, warnings = bench_compare(
         args.new,
         args.baseline,
         speed_threshold=args.speed_threshold,
         stat=args.stat,
+        noise_factor=args.noise_factor,
+        alpha=args.alpha,
+        min_rounds=args.min_rounds,
         quality_tolerance=args.quality_tolerance,
+        ratio_tolerance=args.ratio_tolerance,
         allow_missing=args.allow_missing,
     )
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(format_findings(findings))
-    failed = sum(f.failed for f in findings)
-    print(f"{failed} regression(s) in {len(findings)} comparison(s)")
-    return 1 if failed else 0
+    print(summary(findings))
+    return 1 if any(f.failed for f in findings) else 0
 
 
 def _readme_tables(args: argparse.Namespace) -> int:
@@ -503,7 +506,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed-threshold",
         type=float,
         default=0.2,
-        help="allowed slowdown as a fraction (default 0.2: 20%%)",
+        help="allowed slowdown as a fraction, before the noise allowance (default 0.2: 20%%)",
+    )
+    p.add_argument(
+        "--noise-factor",
+        type=float,
+        default=1.0,
+        help="noise allowance added to the threshold, in combined relative IQRs of the two "
+        "runs' rounds (default 1)",
+    )
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=0.01,
+        help="a slowdown must also be significant by a one-sided Mann-Whitney U test on the "
+        "rounds at this level, when both files store them (default 0.01)",
+    )
+    p.add_argument(
+        "--min-rounds",
+        type=int,
+        default=5,
+        help="benchmarks timed fewer rounds get no speed verdict (default 5)",
     )
     p.add_argument("--stat", choices=("min", "median", "mean"), default="min")
     p.add_argument(
@@ -511,6 +534,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         help="allowed worsening of a quality median, in baseline spreads (IQR; default 1)",
+    )
+    p.add_argument(
+        "--ratio-tolerance",
+        type=float,
+        default=0.25,
+        help="allowed worsening of a tracked ratio (extra_info.ratios), as a fraction of its "
+        "baseline value (default 0.25)",
     )
     p.add_argument(
         "--allow-missing", action="store_true", help="don't fail on benchmarks not in NEW"

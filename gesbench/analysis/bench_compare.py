@@ -1,10 +1,41 @@
 """Compare two pytest-benchmark JSON files: fail on speed regressions and on worse results.
 
-Speed: a benchmark regresses when its statistic (``min`` by default, the least sensitive to a
-busy machine) grows by more than ``speed_threshold`` (a fraction). Quality: benchmarks may
-record metrics in ``extra_info["quality"]`` as ``{name: {"median", "spread", "values",
-"lower_is_better"}}`` (see ``tests/benchmarks/test_bench_quality.py``); a metric regresses when
-its median worsens by more than ``quality_tolerance`` times the baseline's seed-to-seed spread.
+Speed, judged against each benchmark's own noise. Two runs of unchanged code on one machine
+differ by more than a fixed percentage often enough (CPU frequency, caches, other load) that a
+bare threshold cries wolf, and a benchmark timed once has no measured noise at all. So a
+benchmark is a speed regression only when all three hold:
+
+1. it was **timed enough**: both runs have at least ``min_rounds`` rounds (default 5). A
+   benchmark timed fewer times (a quality run, a report build timed once) gets no speed verdict
+   and is listed as "not timed enough", never as a regression;
+2. its statistic (``min`` by default, the least sensitive to a busy machine) grew by more than
+   the **noise-scaled threshold** ``speed_threshold + noise_factor * sqrt(r_base^2 + r_new^2)``,
+   where ``r`` is a run's relative spread, the interquartile range of its rounds over their
+   median (defaults: 20% plus one combined relative IQR). A benchmark whose rounds scatter by
+   30% is allowed a larger change than one that repeats to 1%;
+3. the slowdown is **significant**: a one-sided Mann-Whitney U test (rank-sum: no normality
+   assumption, robust to the long right tail of timings) of the new run's rounds against the
+   baseline's gives ``p < alpha`` (default 0.01). This needs the per-round times, which
+   ``pytest --benchmark-json`` always writes (``stats.data``; ``--benchmark-save`` writes them
+   only with ``--benchmark-save-data``); without them, or without scipy, conditions 1 and 2
+   decide alone.
+
+Condition 2 says the change is large against the threshold and the runs' scatter; condition 3
+that it is not a chance ordering of the rounds (with hundreds of rounds any systematic drift is
+significant, so 3 alone would flag every drift; with five rounds a 20% gap is easily chance, so
+2 alone would flag noise). A faster benchmark is never a regression.
+
+Quality: benchmarks may record metrics in ``extra_info["quality"]`` as ``{name: {"median",
+"spread", "values", "lower_is_better"}}`` (see ``tests/benchmarks/test_bench_quality.py``); a
+metric regresses when its median worsens by more than ``quality_tolerance`` times the
+baseline's seed-to-seed spread.
+
+Tracked ratios: benchmarks may record ratios measured inside one run (gesbench against a bare
+loop, sequential over parallel time) in ``extra_info["ratios"]`` as ``{name: {"value",
+"lower_is_better", "target"}}`` (``target`` optional, documentation only). Both sides of a
+ratio are timed in the same run, so machine speed mostly cancels; a ratio regresses when it
+worsens by more than ``ratio_tolerance`` (a fraction of the baseline's value, default 25%).
+
 A benchmark of the baseline missing from the new file is a failure unless ``allow_missing``.
 A value that is not a number (NaN, a zero or negative time) fails its comparison; a file
 without the fields a comparison needs is an error naming the file, benchmark and field.
@@ -15,6 +46,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,29 +55,36 @@ from typing import Any
 from gesbench.core.errors import GesbenchError
 
 SPEED_STATS = ("min", "median", "mean")
+MIN_ROUNDS = 5
+"""Fewer rounds than this (in either file) and a benchmark gets no speed verdict."""
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One comparison: a benchmark's speed statistic or quality metric, new against baseline."""
+    """One comparison: a benchmark's speed statistic, quality metric or tracked ratio, new
+    against baseline."""
 
     benchmark: str
-    kind: str  # 'speed', 'quality' or 'missing'
+    kind: str  # 'speed', 'quality', 'ratio' or 'missing'
     metric: str
     baseline: float
     new: float
     allowed: float  # the worst acceptable new value
     failed: bool
-    note: str = ""  # why the values could not be compared, if they could not
+    note: str = ""  # why the values could not be compared or judged, if they could not
+    p_value: float = math.nan  # the rank test's, for a speed comparison that ran it
 
     def change(self) -> str:
         if self.note:
             return self.note
         if self.kind == "missing":
             return "not in the new file"
-        if self.kind == "speed":
+        if self.kind in ("speed", "ratio"):
             limit = self.allowed / self.baseline - 1
-            return f"{self.new / self.baseline - 1:+.1%} (limit {limit:+.0%})"
+            text = f"{self.new / self.baseline - 1:+.1%} (limit {limit:+.0%}"
+            if not math.isnan(self.p_value):
+                text += f", p={self.p_value:.2g}"
+            return text + ")"
         return f"{self.new - self.baseline:+.4g} (limit {self.allowed - self.baseline:+.4g})"
 
 
@@ -70,7 +109,7 @@ def load_benchmarks(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     return benchmarks, machine if isinstance(machine, dict) else {}
 
 
-def _value(source: str, benchmark: str, table: Mapping[str, Any], key: str, where: str) -> float:
+def _value(source: str, benchmark: str, table: Any, key: str, where: str) -> float:
     """``table[key]`` as a float (NaN for a value that is not a number); GesbenchError naming
     the file, the benchmark and the field when it is missing."""
     if not isinstance(table, Mapping) or key not in table:
@@ -78,7 +117,10 @@ def _value(source: str, benchmark: str, table: Mapping[str, Any], key: str, wher
             f"{source}: benchmark {benchmark!r} has no {where}{key!r}; was it written by "
             "pytest --benchmark-json (and, for quality, tests/benchmarks/test_bench_quality.py)?"
         )
-    value = table[key]
+    return _number(table[key])
+
+
+def _number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return math.nan
     return float(value)
@@ -95,9 +137,116 @@ def _unusable(value: float, positive: bool = False) -> str:
     return ""
 
 
-def _quality(benchmark: Mapping[str, Any]) -> dict[str, Any]:
-    quality = (benchmark.get("extra_info") or {}).get("quality", {})
-    return quality if isinstance(quality, dict) else {}
+def _section(benchmark: Mapping[str, Any], key: str) -> dict[str, Any]:
+    section = (benchmark.get("extra_info") or {}).get(key, {})
+    return section if isinstance(section, dict) else {}
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """What a file says of one benchmark's rounds: how many (None if it does not say), their
+    per-round times (empty when not stored) and their relative spread (IQR / median; 0 when
+    unknown)."""
+
+    count: int | None
+    times: tuple[float, ...]
+    spread: float
+
+    @classmethod
+    def of(cls, stats: Mapping[str, Any]) -> Rounds:
+        data = stats.get("data")
+        times = (
+            tuple(float(t) for t in data if math.isfinite(_number(t)))
+            if isinstance(data, list)
+            else ()
+        )
+        rounds = _number(stats.get("rounds"))
+        count = int(rounds) if math.isfinite(rounds) else (len(times) if times else None)
+        iqr, median = _number(stats.get("iqr")), _number(stats.get("median"))
+        if not (math.isfinite(iqr) and median > 0) and len(times) >= 2:
+            q = statistics.quantiles(times, n=4)
+            iqr, median = q[2] - q[0], statistics.median(times)
+        spread = iqr / median if math.isfinite(iqr) and median > 0 and iqr >= 0 else 0.0
+        return cls(count, times, spread)
+
+
+def rank_test(new: tuple[float, ...], baseline: tuple[float, ...]) -> float:
+    """One-sided Mann-Whitney U p-value for "the new rounds tend to be slower" (NaN when it
+    cannot be computed: too few rounds or no scipy)."""
+    if len(new) < 2 or len(baseline) < 2:
+        return math.nan
+    try:
+        from scipy.stats import mannwhitneyu
+    except ImportError:  # pragma: no cover - scipy is a dependency; the test is optional
+        return math.nan
+    return float(mannwhitneyu(new, baseline, alternative="greater").pvalue)
+
+
+def _speed(
+    name: str,
+    new: Mapping[str, Any],
+    base: Mapping[str, Any],
+    *,
+    stat: str,
+    speed_threshold: float,
+    noise_factor: float,
+    alpha: float,
+    min_rounds: int,
+    sources: tuple[str, str],
+) -> Finding:
+    new_source, base_source = sources
+    new_stats, base_stats = new.get("stats"), base.get("stats")
+    old_time = _value(base_source, name, base_stats, stat, "stats.")
+    new_time = _value(new_source, name, new_stats, stat, "stats.")
+    problem = _problem(_unusable(old_time, True), _unusable(new_time, True))
+    if problem:
+        return Finding(name, "speed", stat, old_time, new_time, math.nan, True, problem)
+    assert isinstance(new_stats, Mapping) and isinstance(base_stats, Mapping)
+    old_rounds, new_rounds = Rounds.of(base_stats), Rounds.of(new_stats)
+    counts = [c for c in (old_rounds.count, new_rounds.count) if c is not None]
+    if counts and min(counts) < min_rounds:
+        note = f"not timed enough ({min(counts)} round(s) < {min_rounds}): no speed verdict"
+        return Finding(name, "speed", stat, old_time, new_time, math.nan, False, note)
+    noise = math.hypot(old_rounds.spread, new_rounds.spread)
+    allowed = old_time * (1 + speed_threshold + noise_factor * noise)
+    p = rank_test(new_rounds.times, old_rounds.times)
+    significant = math.isnan(p) or p < alpha
+    failed = new_time > allowed and significant
+    return Finding(name, "speed", stat, old_time, new_time, allowed, failed, p_value=p)
+
+
+def _ratios(
+    name: str,
+    new: Mapping[str, Any],
+    base: Mapping[str, Any],
+    *,
+    tolerance: float,
+    allow_missing: bool,
+    sources: tuple[str, str],
+) -> list[Finding]:
+    new_source, base_source = sources
+    new_ratios = _section(new, "ratios")
+    findings = []
+    for metric, old in sorted(_section(base, "ratios").items()):
+        where = f"extra_info.ratios.{metric}."
+        old_value = _value(base_source, name, old, "value", where)
+        if metric not in new_ratios:
+            nan = math.nan
+            findings.append(
+                Finding(name, "missing", metric, old_value, nan, nan, not allow_missing)
+            )
+            continue
+        value = _value(new_source, name, new_ratios[metric], "value", where)
+        lower = old.get("lower_is_better", True)
+        allowed = old_value * (1 + tolerance) if lower else old_value / (1 + tolerance)
+        problem = _problem(_unusable(old_value, True), _unusable(value, True))
+        worse = value > allowed if lower else value < allowed
+        findings.append(
+            Finding(
+                name, "ratio", metric, old_value, value, allowed, bool(problem) or worse, problem
+            )
+        )
+    return findings
 
 
 def compare(
@@ -106,17 +255,28 @@ def compare(
     *,
     speed_threshold: float = 0.2,
     stat: str = "min",
+    noise_factor: float = 1.0,
+    alpha: float = 0.01,
+    min_rounds: int = MIN_ROUNDS,
     quality_tolerance: float = 1.0,
+    ratio_tolerance: float = 0.25,
     allow_missing: bool = False,
     sources: tuple[str, str] = ("new file", "baseline"),
 ) -> list[Finding]:
-    """Every speed and quality comparison between two files' benchmarks (by full name).
+    """Every speed, quality and ratio comparison between two files' benchmarks (by full name).
 
     ``sources`` names the two files in errors about missing fields."""
     if stat not in SPEED_STATS:
         raise GesbenchError(f"unknown statistic {stat!r}; choose from {', '.join(SPEED_STATS)}")
-    if not speed_threshold >= 0 or not quality_tolerance >= 0:
-        raise GesbenchError("speed threshold and quality tolerance must be >= 0")
+    tolerances = (speed_threshold, quality_tolerance, noise_factor, ratio_tolerance)
+    if not all(t >= 0 for t in tolerances):
+        raise GesbenchError(
+            "speed threshold, noise factor, quality and ratio tolerances must be >= 0"
+        )
+    if not 0 < alpha <= 1:
+        raise GesbenchError(f"alpha must be in (0, 1], got {alpha}")
+    if min_rounds < 1:
+        raise GesbenchError(f"min_rounds must be >= 1, got {min_rounds}")
     findings: list[Finding] = []
     for name, base in sorted(baseline.items()):
         if name not in new:
@@ -124,18 +284,14 @@ def compare(
             findings.append(Finding(name, "missing", "-", nan, nan, nan, not allow_missing))
             continue
         new_source, base_source = sources
-        old_time = _value(base_source, name, base.get("stats"), stat, "stats.")
-        new_time = _value(new_source, name, new[name].get("stats"), stat, "stats.")
-        allowed = old_time * (1 + speed_threshold)
-        problem = _problem(_unusable(old_time, True), _unusable(new_time, True))
         findings.append(
-            Finding(
-                name, "speed", stat, old_time, new_time, allowed,
-                bool(problem) or new_time > allowed, problem,
+            _speed(
+                name, new[name], base, stat=stat, speed_threshold=speed_threshold,
+                noise_factor=noise_factor, alpha=alpha, min_rounds=min_rounds, sources=sources,
             )
         )  # fmt: skip
-        new_quality = _quality(new[name])
-        for metric, old in sorted(_quality(base).items()):
+        new_quality = _section(new[name], "quality")
+        for metric, old in sorted(_section(base, "quality").items()):
             where = f"extra_info.quality.{metric}."
             old_median = _value(base_source, name, old, "median", where)
             if metric not in new_quality:
@@ -160,6 +316,10 @@ def compare(
                     bool(problem) or sign * (value - allowed) > 0, problem,
                 )
             )  # fmt: skip
+        findings += _ratios(
+            name, new[name], base, tolerance=ratio_tolerance, allow_missing=allow_missing,
+            sources=sources,
+        )  # fmt: skip
     return findings
 
 
@@ -177,13 +337,14 @@ def _seconds(value: float) -> str:
 
 
 def format_findings(findings: list[Finding]) -> str:
-    """A plain-text table, failures marked FAIL."""
+    """A plain-text table, failures marked FAIL, comparisons without a verdict (not timed
+    enough) marked ``-``."""
     rows = [("", "kind", "benchmark", "metric", "baseline", "new", "change")]
     for f in findings:
         show = _seconds if f.kind == "speed" else (lambda v: f"{v:.4g}")
         rows.append(
             (
-                "FAIL" if f.failed else "ok",
+                "FAIL" if f.failed else ("-" if f.note else "ok"),
                 f.kind,
                 f.benchmark.rsplit("/", 1)[-1],
                 f.metric,
@@ -197,6 +358,16 @@ def format_findings(findings: list[Finding]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
+
+
+def summary(findings: list[Finding]) -> str:
+    """One line: how many regressions in how many comparisons (and how many had no verdict)."""
+    failed = sum(f.failed for f in findings)
+    line = f"{failed} regression(s) in {len(findings)} comparison(s)"
+    untimed = sum(1 for f in findings if f.note.startswith("not timed enough"))
+    if untimed:
+        line += f"; {untimed} speed comparison(s) not timed enough for a verdict"
+    return line
 
 
 def bench_compare(

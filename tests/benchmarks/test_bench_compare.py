@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from gesbench.analysis.bench_compare import compare, load_benchmarks
@@ -56,10 +58,16 @@ def edited(data: dict[str, Any], name: str, edit) -> dict[str, Any]:
     return data
 
 
+TIME_STATS = ("min", "max", "mean", "median", "stddev", "q1", "q3", "iqr")
+
+
 def slower(factor: float):
+    """Every round ``factor`` times slower (so its statistics too)."""
+
     def edit(b: dict[str, Any]) -> None:
-        for stat in ("min", "max", "mean", "median"):
+        for stat in TIME_STATS:
             b["stats"][stat] *= factor
+        b["stats"]["data"] = [t * factor for t in b["stats"]["data"]]
 
     return edit
 
@@ -81,13 +89,18 @@ def test_a_file_compared_with_itself_passes(tmp_path, baseline, capsys):
     out = capsys.readouterr().out
     assert "0 regression(s) in 4 comparison(s)" in out  # 2 speed + 2 quality
     assert "FAIL" not in out
+    # test_quality was timed in 3 rounds: no speed verdict, said so
+    line = next(x for x in out.splitlines() if "test_quality" in x and "speed" in x)
+    assert line.startswith("-") and "not timed enough (3 round(s) < 5)" in line
 
 
 def test_a_slowdown_beyond_the_threshold_fails(tmp_path, baseline, capsys):
     new = edited(baseline, "test_sum", slower(1.5))
     assert run_cli(tmp_path, new, baseline) == 1
     line = next(x for x in capsys.readouterr().out.splitlines() if "test_sum" in x)
-    assert line.startswith("FAIL") and "+50.0% (limit +20%)" in line
+    noise = math.hypot(*(2 * iqr_over_median(b) for b in (baseline, baseline)))
+    limit = 0.2 + noise / 2  # the threshold plus the two runs' combined relative IQR
+    assert line.startswith("FAIL") and f"+50.0% (limit {limit:+.0%}, p=" in line
     assert run_cli(tmp_path, new, baseline, "--speed-threshold", "0.6") == 0
     # Faster is never a regression.
     assert run_cli(tmp_path, edited(baseline, "test_sum", slower(0.5)), baseline) == 0
@@ -116,6 +129,103 @@ def test_quality_tolerance_is_in_units_of_the_spread(baseline):
     base, _ = load_benchmarks_from(baseline)
     assert any(f.failed for f in compare(new, base))
     assert not any(f.failed for f in compare(new, base, quality_tolerance=1.5))
+
+
+def iqr_over_median(data: dict[str, Any], name: str = "test_sum") -> float:
+    stats = next(b for b in data["benchmarks"] if b["name"] == name)["stats"]
+    return stats["iqr"] / stats["median"]
+
+
+def synthetic(rounds: list[float]) -> dict[str, Any]:
+    """A benchmark entry with these round times, its statistics as pytest-benchmark computes
+    them (the quartiles by its method, which differs a little from numpy's)."""
+    q1, median, q3 = np.percentile(rounds, [25, 50, 75])
+    stats = {"min": min(rounds), "max": max(rounds), "mean": float(np.mean(rounds)),
+             "median": float(median), "q1": float(q1), "q3": float(q3),
+             "iqr": float(q3 - q1), "rounds": len(rounds), "data": rounds}  # fmt: skip
+    return {"t::b": {"fullname": "t::b", "stats": stats, "extra_info": {}}}
+
+
+def speed_of(new: list[float], base: list[float], **options: Any):
+    (finding,) = compare(synthetic(new), synthetic(base), **options)
+    return finding
+
+
+def test_the_allowed_slowdown_widens_with_the_rounds_spread() -> None:
+    rng = np.random.default_rng(0)
+    tight = list(1.0 + 0.01 * rng.random(50))  # rounds within 1%
+    wide = list(1.0 + 0.6 * rng.random(50))  # rounds scattered over 60%
+    # The same 30% slowdown of every round: a regression for the tight benchmark only.
+    assert speed_of([1.3 * t for t in tight], tight).failed
+    finding = speed_of([1.3 * t for t in wide], wide)
+    assert not finding.failed and finding.allowed / finding.baseline > 1.3
+    assert speed_of([1.3 * t for t in wide], wide, noise_factor=0).failed
+
+
+def test_a_slowdown_that_may_be_chance_is_not_a_regression() -> None:
+    """The minimum grew by 50%, but only because the baseline's fastest round was lucky: the
+    other rounds are no slower, so the rank test finds no slowdown."""
+    base = [1.0, 1.5, 1.52, 1.54, 1.56, 1.58, 1.6, 1.62]
+    new = [1.51, 1.53, 1.55, 1.57, 1.59, 1.61, 1.5, 1.6]
+    finding = speed_of(new, base, noise_factor=0)
+    assert finding.new / finding.baseline == 1.5 and finding.p_value > 0.3
+    assert not finding.failed
+    # Every round slower: significant, and a regression.
+    slow = speed_of([2 * t for t in base], base, noise_factor=0)
+    assert slow.failed and slow.p_value < 0.01
+
+
+def test_without_per_round_data_the_spread_scaled_threshold_decides_alone() -> None:
+    base = synthetic([1.0, 1.01, 1.02, 1.03, 1.04])
+    new = synthetic([1.5, 1.51, 1.52, 1.53, 1.54])
+    for entry in (*base.values(), *new.values()):
+        del entry["stats"]["data"]
+    (finding,) = compare(new, base)
+    assert finding.failed and math.isnan(finding.p_value)
+
+
+@pytest.mark.parametrize("rounds", [1, 4])
+def test_too_few_rounds_give_no_speed_verdict(rounds) -> None:
+    base = [1.0 + 0.001 * i for i in range(rounds)]
+    finding = speed_of([10 * t for t in base], base)  # ten times slower, but timed too little
+    assert not finding.failed and finding.note.startswith("not timed enough")
+    # Allowed a verdict on so few rounds, one round is judged on the threshold alone (no rank
+    # test on one value); four against four cannot reach p < 0.01 (the exact minimum is 1/70).
+    allowed = speed_of([10 * t for t in base], base, min_rounds=1)
+    assert allowed.failed == (rounds == 1)
+    assert math.isnan(allowed.p_value) if rounds == 1 else allowed.p_value == pytest.approx(1 / 70)
+
+
+def with_ratio(value: float, lower_is_better: bool = True) -> dict[str, Any]:
+    data = synthetic([1.0] * 5)
+    data["t::b"]["extra_info"]["ratios"] = {
+        "overhead": {"value": value, "lower_is_better": lower_is_better, "target": 1.2}
+    }
+    return data
+
+
+@pytest.mark.parametrize(
+    ("base", "new", "lower_is_better", "fails"),
+    [
+        (1.1, 1.3, True, False),  # +18%: within the 25% tolerance
+        (1.1, 1.5, True, True),
+        (1.1, 0.9, True, False),  # better
+        (1.9, 1.6, False, False),  # a speedup: higher is better, -16%
+        (1.9, 1.4, False, True),
+        (1.9, float("nan"), False, True),  # not a number: cannot compare, fails
+    ],
+)
+def test_a_tracked_ratio_worse_than_its_tolerance_fails(base, new, lower_is_better, fails):
+    findings = compare(with_ratio(new, lower_is_better), with_ratio(base, lower_is_better))
+    (ratio,) = [f for f in findings if f.kind == "ratio"]
+    assert ratio.failed == fails and ratio.metric == "overhead"
+    assert not any(f.failed for f in findings if f.kind != "ratio")
+
+
+def test_a_tracked_ratio_missing_from_the_new_file_fails_unless_allowed() -> None:
+    base, new = with_ratio(1.1), synthetic([1.0] * 5)
+    assert [f.kind for f in compare(new, base) if f.failed] == ["missing"]
+    assert not any(f.failed for f in compare(new, base, allow_missing=True))
 
 
 def load_benchmarks_from(data: dict[str, Any], name: str | None = None, edit=None):
