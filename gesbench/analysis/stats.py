@@ -166,13 +166,6 @@ def bootstrap_ci(
     return np.asarray(statistic(y, axis=0), dtype=float), low, high
 
 
-def bootstrap_median_ci(
-    values: ArrayLike, *, level: float = 0.95, n_boot: int = 2000, seed: int = 0
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Median over axis 0 with its percentile-bootstrap CI (see :func:`bootstrap_ci`)."""
-    return bootstrap_ci(values, np.median, level=level, n_boot=n_boot, seed=seed)
-
-
 # --- proportions --------------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from gesbench.analysis.stats import bootstrap_median_ci
+from gesbench.analysis.stats import median_ci
 from gesbench.store.reader import Results
 
 
@@ -169,12 +169,12 @@ def _setting(trials: pd.DataFrame, problem: str, label: str, names: list[str]) -
 
 
 def default_vs_tuned(
-    meta: dict[str, Any], trials: pd.DataFrame, finals: pd.DataFrame, seed: int = 0
+    meta: dict[str, Any], trials: pd.DataFrame, finals: pd.DataFrame
 ) -> pd.DataFrame:
     """Per problem and (tuned, untuned) pair of :func:`default_pairs`: each one's setting of
-    the tuned parameters, median final value on the evaluation repetitions with its 95%
-    bootstrap CI, and n; ``same_trials`` when the tuned method selected exactly the untuned
-    entry's setting (then both are the same trials)."""
+    the tuned parameters, median final value on the evaluation repetitions with its
+    order-statistic 95% CI (NaN without values), and n; ``same_trials`` when the tuned method
+    selected exactly the untuned entry's setting (then both are the same trials)."""
     record = tuning_record(meta)
     rows = []
     for tuned, default in default_pairs(meta):
@@ -185,10 +185,8 @@ def default_vs_tuned(
                 values = finals.loc[
                     (finals["problem_label"] == problem) & (finals["label"] == label), "final"
                 ].to_numpy(dtype=float)
-                median = low = high = math.nan
-                if len(values):
-                    m, lo, hi = bootstrap_median_ci(values, seed=seed)
-                    median, low, high = float(m), float(lo), float(hi)
+                ci = median_ci(values)
+                median, low, high = float(ci.median), float(ci.low), float(ci.high)
                 row[f"{role}_setting"] = _setting(trials, str(problem), label, names)
                 row.update({f"{role}_median": median, f"{role}_low": low, f"{role}_high": high})
                 row[f"{role}_n"] = len(values)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gesbench.analysis.stats import bootstrap_median_ci
+from gesbench.analysis.stats import median_ci
 from gesbench.core.errors import UnknownNameError
 from gesbench.report.build import build_report, load_run
 from gesbench.report.content import ReportTable, Section
@@ -53,13 +53,14 @@ def _match(published: Published, methods: pd.DataFrame) -> str | None:
 
 
 def _summary(finals: pd.DataFrame, last_alignment: pd.Series) -> dict[str, float]:
-    median, low, high = bootstrap_median_ci(finals["final"].to_numpy())
+    ci = median_ci(finals["final"].to_numpy())
     align = last_alignment.reindex(finals["trial_id"]).to_numpy()
     return {
         "n": len(finals),
-        "median final": float(median),
-        "CI low": float(low),
-        "CI high": float(high),
+        "median final": float(ci.median),
+        "CI low": float(ci.low),
+        "CI high": float(ci.high),
+        "CI coverage": float(ci.coverage),
         "final alignment": float(np.nanmedian(align)) if np.isfinite(align).any() else np.nan,
     }
 
@@ -132,8 +133,8 @@ def _check_problem(
 
 
 CHECK_COLUMNS = [
-    "method", "run label", "n", "median final", "CI low", "CI high", "published final",
-    "published within CI", "final alignment", "published alignment",
+    "method", "run label", "n", "median final", "CI low", "CI high", "CI coverage",
+    "published final", "published within CI", "final alignment", "published alignment",
 ]  # fmt: skip
 
 
@@ -206,8 +207,10 @@ def reproduce(
         f"Reproduction check: {reproduction.name}",
         (
             f"Against {reproduction.source}. Median final value over repetitions with its "
-            f"seeded 95% bootstrap CI beside the published value at {reproduction.at}; final "
-            "alignment is the median over repetitions of the last logged alignment.",
+            "distribution-free order-statistic CI (95%, or [min, max] when the repetitions are "
+            "too few for 95%; 'CI coverage' is its exact coverage) beside the published value at "
+            f"{reproduction.at}; final alignment is the median over repetitions of the last "
+            "logged alignment.",
             f"Published ordering ({result.ordering}): {verdict}."
             + "".join(f" {v}." for v in result.violations),
         ),

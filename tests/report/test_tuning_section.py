@@ -75,6 +75,9 @@ def test_default_vs_tuned_is_shown_where_the_spec_runs_both(tuned_run):
     assert row["same_trials"] == (row["tuned_setting"] == "lr=0.02")
     if row["same_trials"]:
         assert row["tuned_median"] == row["default_median"]
+    # Two values: the interval is [min, max] (coverage 50%), and the report says so.
+    assert row["tuned_low"] <= row["tuned_median"] <= row["tuned_high"]
+    assert "[min, max] of 2, 50%" in (tuned_run / "summary.md").read_text()
 
 
 def test_a_sensitivity_figure_per_tuned_method(tuned_run):

@@ -10,6 +10,7 @@ from report_fixtures import tiny_report
 
 from gesbench.cli import main
 from gesbench.core.errors import UnknownNameError
+from gesbench.report.build import load_run
 from gesbench.reproduce.check import REPRODUCTIONS, Published, Reproduction, check, format_check
 from gesbench.reproduce.published import recorded
 from gesbench.spec.experiment import load_experiment
@@ -43,10 +44,16 @@ def test_check_matches_methods_and_reports_absent_and_extra_ones(run_dir):
     assert "Guided ES alpha=0.5, beta=2.0" in table.index  # run, but not published
     assert pd.isna(table.loc["Guided ES alpha=0.5, beta=2.0", "published final"])
     finals = pd.read_csv(run_dir / "final_results.csv")
+    trial_finals = load_run(run_dir).finals
     for method, label in [("Gradient descent", "Gradient descent"), ("ES", "Vanilla ES")]:
         # The n=20 and n=30 problems pool here: 6 repetitions per method.
         assert table.loc[method, "n"] == 6
         row = table.loc[method]
+        # With 6 values the narrowest order-statistic interval reaching 95% is [min, max]
+        # (coverage 1 - 2 / 2^6), whatever the distribution.
+        values = trial_finals.loc[trial_finals["label"] == label, "final"]
+        assert (row["CI low"], row["CI high"]) == (values.min(), values.max())
+        assert row["CI coverage"] == 1 - 2 / 2**6
         assert row["CI low"] <= row["median final"] <= row["CI high"]
         assert row["published within CI"] == (
             row["CI low"] <= row["published final"] <= row["CI high"]

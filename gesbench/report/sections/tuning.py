@@ -19,10 +19,11 @@ from typing import Any
 import pandas as pd
 
 from gesbench.analysis import tuning as metrics
+from gesbench.analysis.stats import median_ranks, rank_label
 from gesbench.report.content import ReportTable, Section
 from gesbench.report.figures.sensitivity import sensitivity_figure
 from gesbench.report.figures.style import method_colors
-from gesbench.report.model import SEED, RunData
+from gesbench.report.model import RunData
 from gesbench.report.sections.base import Need, ReportSection
 from gesbench.report.writer import Writer
 
@@ -142,7 +143,7 @@ def _intervals(table: pd.DataFrame, role: str) -> list[str]:
 
 
 def _default_vs_tuned(run: RunData, out: Writer) -> ReportTable | None:
-    table = metrics.default_vs_tuned(run.meta, run.trials, run.finals, seed=SEED)
+    table = metrics.default_vs_tuned(run.meta, run.trials, run.finals)
     if table.empty:
         return None
     csv = out.csv("default_vs_tuned", table)
@@ -150,12 +151,17 @@ def _default_vs_tuned(run: RunData, out: Writer) -> ReportTable | None:
         {
             "problem": table["problem_label"],
             "tuned": table["tuned"] + " (" + table["tuned_setting"] + ")",
-            "median [95% CI]": _intervals(table, "tuned"),
+            "median [CI]": _intervals(table, "tuned"),
             "stated settings": table["default"] + " (" + table["default_setting"] + ")",
-            "median [95% CI] ": _intervals(table, "default"),
+            "median [CI] ": _intervals(table, "default"),
         }
     )
-    notes = []
+    sizes = sorted(set(table["tuned_n"]) | set(table["default_n"]))
+    notes = [
+        "CI: the median's order-statistic interval at 95% or the widest there is: "
+        + "; ".join(rank_label(median_ranks(int(n))) for n in sizes)
+        + "."
+    ]
     if table["same_trials"].any():
         notes.append(
             "Where the tuned setting equals the stated one, both rows are the same trials."
