@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
 import numpy as np
 
 from gesbench import parse_experiment
+from gesbench.cli import build_parser
 from gesbench.core.registry import optimizers, problems
 from gesbench.run.experiment import run_experiment
 
@@ -83,3 +85,10 @@ def test_the_contract_example_uses_every_hook_through_the_harness(tmp_path):
     trials = load_results(tmp_path).trials
     assert (trials["evaluations"] == 203).all()  # the last step asked only for what was left
     assert (trials["final_distance"] < np.sqrt(5)).all()  # it moved towards the minimum
+
+
+def test_the_command_list_names_every_subcommand():
+    section = README.read_text().split("## Command line", 1)[1]
+    listed = set(re.findall(r"^gesbench ([a-z-]+)", section.split("```")[1], flags=re.M))
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) <= listed, set(sub.choices) - listed
