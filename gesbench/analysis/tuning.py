@@ -30,12 +30,12 @@ def evaluation_only(results: Results) -> Results:
     trials = results.trials
     if "role" not in trials:
         return results
-    kept = trials[trials["role"] != "tuning"]
+    tuning = trials["role"] == "tuning"
+    if not tuning.any():  # no copy of the (possibly large) traces
+        return results
     traces = results.traces
-    traces = traces[traces["trial_id"].isin(kept["id"])]
-    if "role" in traces:
-        traces = traces[traces["role"] != "tuning"]
-    return results._replace(trials=kept.reset_index(drop=True), traces=traces)
+    traces = traces[~traces["trial_id"].isin(trials.loc[tuning, "id"])]
+    return results._replace(trials=trials[~tuning].reset_index(drop=True), traces=traces)
 
 
 def tuning_record(meta: dict[str, Any]) -> dict[str, Any]:

@@ -93,6 +93,9 @@ def test_evaluation_only_drops_tuning_trials_and_their_traces():
     traces = pd.DataFrame({"trial_id": ["a", "a", "b"], "role": ["tuning", "tuning", "evaluation"]})
     out = tuning.evaluation_only(Results(trials, traces, pd.DataFrame()))
     assert list(out.trials["id"]) == ["b"] and list(out.traces["trial_id"]) == ["b"]
+    # Without tuning trials the results are handed back as they are, traces not copied.
+    evaluation = Results(trials.iloc[1:], traces.iloc[2:], pd.DataFrame())
+    assert tuning.evaluation_only(evaluation).traces is evaluation.traces
 
 
 def test_default_pairs_match_untuned_entries_of_the_same_optimizer():
