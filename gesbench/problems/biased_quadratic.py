@@ -117,6 +117,11 @@ class BiasedQuadratic(Problem):
         return v / np.linalg.norm(v)
 
     def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
+        return self.surrogate_and_true_grad(x, rng)[0]
+
+    def surrogate_and_true_grad(self, x: Array, rng: np.random.Generator) -> tuple[Array, Array]:
+        """The surrogate at ``x`` and the true gradient it perturbs, from one gradient
+        computation (what alignment logging needs)."""
         p = self.params
         grad = self.true_grad(x)
         # A run that follows a bad surrogate can overflow here; the oracle then stops it as
@@ -126,4 +131,4 @@ class BiasedQuadratic(Problem):
         perturbation = p.noise * random_unit(rng, (self.dim,))
         if p.bias > 0:
             perturbation = perturbation + p.bias * self.bias_at(x)
-        return grad + (self.scale * norm) * perturbation
+        return grad + (self.scale * norm) * perturbation, grad

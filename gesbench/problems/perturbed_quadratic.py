@@ -73,7 +73,12 @@ class PerturbedQuadratic(Problem):
         return self.H @ x - self.c
 
     def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
+        return self.surrogate_and_true_grad(x, rng)[0]
+
+    def surrogate_and_true_grad(self, x: Array, rng: np.random.Generator) -> tuple[Array, Array]:
+        """The surrogate at ``x`` and the true gradient it perturbs, from one gradient
+        computation (what alignment logging needs)."""
         grad = self.true_grad(x)
         p = self.params
         perturbation = p.bias * self.bias_direction + p.noise * random_unit(rng, (self.dim,))
-        return grad + perturbation * np.linalg.norm(grad)
+        return grad + perturbation * np.linalg.norm(grad), grad
