@@ -1,0 +1,254 @@
+"""The driver's cost against the work it drives: each benchmark measures a ratio inside one run
+and records it in ``extra_info["ratios"]``, which ``gesbench bench-compare`` tracks.
+
+- ``run_trial`` against a bare NumPy Guided ES loop calling the same problem methods (the
+  biased quadratic; building the problem is counted on both sides), per iteration. Targets:
+  <= 1.2x at n = 10 and 100 (2,000 iterations), <= 1.15x at n = 1000 (1,000 iterations), with
+  the default trace schedule.
+- The cost of a trial outside ``run_trial``: ``run_experiment`` (what ``gesbench run`` calls,
+  in-process) on 300 trials of n = 10 x 200 iterations, sequential, minus the summed
+  ``run_trial`` times the store records, per trial. Target: < 1 ms.
+- Speedups with 2 workers over sequential: the same 300 small trials on the process pool, and
+  120 trials of n = 100 x 2,000 iterations on the process pool and on a local Dask cluster
+  (started and stopped inside the timing, as ``gesbench run --executor dask`` does). Target:
+  >= 1.8x.
+
+Targets are documented (README, "Speed and quality tracking"), never asserted: a shared or
+busy machine says nothing about the code. Within a benchmark, the two sides run one after the
+other in every round (the reference in the round's ``setup``, outside the timer), so drift in
+the machine's speed hits both; a ratio is the median of one side's rounds over the other's.
+Everything but the ``run_trial`` cases takes seconds to minutes and runs only with
+``--benchmark-enable``; in the default run the ``run_trial`` cases run once, shortened, and check
+that the bare loop is the same algorithm as the driven one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from gesbench.core.budget import Budget
+from gesbench.core.registry import problems
+from gesbench.run.experiment import run_experiment
+from gesbench.run.trial import run_trial
+from gesbench.spec.experiment import Experiment, parse_experiment
+from gesbench.spec.trial import TrialSpec
+from gesbench.store.reader import load_results
+
+# Guided ES's defaults, written out for the bare loop (k = 1, one antithetic pair, SGD).
+SIGMA, ALPHA, BETA, LR = 0.1, 0.5, 2.0, 0.2
+
+
+def ratio(value: float, *, target: float, higher_is_better: bool = False) -> dict[str, Any]:
+    """A tracked ratio as bench-compare reads it; the target is for the reader only."""
+    return {"value": value, "lower_is_better": not higher_is_better, "target": target}
+
+
+def needs_enabled(benchmark: Any) -> None:
+    if benchmark.disabled:
+        pytest.skip("takes seconds to minutes: runs only with --benchmark-enable")
+
+
+def interleaved(
+    benchmark: Any, timed: Callable[[], Any], reference: Callable[[], Any], rounds: int
+) -> tuple[float, float]:
+    """Benchmark ``timed``, running ``reference`` before each round outside the timer; the
+    medians of both sides' round times (NaN for ``timed`` when benchmarks are disabled)."""
+    reference_times: list[float] = []
+
+    def setup() -> tuple[tuple[()], dict[str, Any]]:
+        t0 = time.perf_counter()
+        reference()
+        reference_times.append(time.perf_counter() - t0)
+        return (), {}
+
+    benchmark.pedantic(timed, setup=setup, rounds=rounds, iterations=1)
+    own = benchmark.stats.stats.median if benchmark.stats is not None else float("nan")
+    return own, statistics.median(reference_times)
+
+
+# --- run_trial against a bare loop ------------------------------------------------------------
+
+
+def trial_spec(n: int, iterations: int) -> TrialSpec:
+    return TrialSpec(
+        problem="biased_quadratic",
+        problem_params={"n": n},
+        optimizer="guided_es",
+        optimizer_params={},
+        budget=Budget("iterations", iterations),
+        repetition=0,
+        experiment="bench",
+        label="Guided ES",
+    )  # default trace schedule
+
+
+def bare_guided_es(spec: TrialSpec) -> float:
+    """Guided ES (k = 1, one pair, SGD) as a bare NumPy loop on the spec's problem instance and
+    seed streams, calling the problem's ``surrogate_grad`` and batched ``loss`` as the oracle
+    would; builds the problem, as ``run_trial`` does. Returns the final loss."""
+    streams = spec.streams()
+    problem = problems.create(spec.problem, spec.problem_params, rng=streams.problem)
+    rng, noise = streams.optimizer, streams.noise
+    n = problem.dim
+    x = np.array(problem.x0, dtype=float)
+    full, guided = SIGMA * np.sqrt(ALPHA / n), SIGMA * np.sqrt(1 - ALPHA)
+    step = LR * BETA / (2 * SIGMA**2)
+    u = None  # the guiding direction: the last nonzero surrogate, normalised
+    for _ in range(spec.budget.limit):
+        surrogate = problem.surrogate_grad(x, noise)
+        norm = np.linalg.norm(surrogate)
+        if norm > 0:  # zero at the optimum: Guided ES keeps its last direction
+            u = surrogate / norm
+        if u is None:  # no direction yet: an isotropic draw
+            eps = SIGMA / np.sqrt(n) * rng.standard_normal(n)
+        else:
+            z = rng.standard_normal(n + 1)
+            eps = full * z[:n] + guided * z[n] * u
+        f = problem.loss(np.stack([x + eps, x - eps]))
+        x = x - step * (f[0] - f[1]) * eps
+    return float(problem.loss(x[None, :])[0])
+
+
+@pytest.mark.parametrize(
+    ("n", "iterations", "target"), [(10, 2000, 1.2), (100, 2000, 1.2), (1000, 1000, 1.15)]
+)
+def test_run_trial_against_a_bare_loop(benchmark: Any, n: int, iterations: int, target: float):
+    if benchmark.disabled:  # the default run: the same code path, shortened
+        if n > 100:
+            pytest.skip("n = 1000 builds a 1000 x 1000 rotation: runs with --benchmark-enable")
+        iterations = 100
+    spec = trial_spec(n, iterations)
+    finals: dict[str, float] = {}
+
+    def driven() -> None:
+        result = run_trial(spec)
+        assert result.status == "done", result.error
+        finals["run_trial"] = result.final_loss
+
+    def bare() -> None:
+        finals["bare"] = bare_guided_es(spec)
+
+    benchmark.group = f"run-trial-vs-bare-n{n}"
+    with threadpool_limits(limits=1):  # run_trial's setting, for the bare loop too
+        own, reference = interleaved(benchmark, driven, bare, rounds=7)
+    # The same algorithm on the same streams: the same trajectory, up to rounding. If Guided
+    # ES changes how it draws its perturbations, the bare loop must follow it.
+    assert finals["bare"] == pytest.approx(finals["run_trial"], rel=1e-6, abs=1e-15), finals
+    benchmark.extra_info.update(
+        n=n,
+        iterations=iterations,
+        run_trial_per_iteration_s=own / iterations,
+        bare_per_iteration_s=reference / iterations,
+        ratios={"run_trial_over_bare": ratio(own / reference, target=target)},
+    )
+
+
+# --- whole experiments ------------------------------------------------------------------------
+
+
+def experiment(repetitions: int, n: int, iterations: int) -> Experiment:
+    return parse_experiment(
+        {
+            "name": f"bench-n{n}",
+            "repetitions": repetitions,
+            "budget": {"kind": "iterations", "limit": iterations},
+            "problems": [{"name": "biased_quadratic", "params": {"n": n}}],
+            "optimizers": [{"name": "guided_es"}],
+        }
+    )
+
+
+SMALL = (300, 10, 200)  # 300 trials of n = 10 x 200 iterations
+LARGE = (120, 100, 2000)  # 120 trials of n = 100 x 2,000 iterations
+
+
+class Runs:
+    """Fresh run folders (a folder already holding the trials would skip them all)."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="gesbench-bench-"))
+        self.count = 0
+
+    def new(self) -> Path:
+        self.count += 1
+        return self.root / f"run{self.count}"
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture
+def runs():
+    folders = Runs()
+    yield folders
+    folders.close()
+
+
+def run_all(exp: Experiment, run_dir: Path, **options: Any) -> None:
+    counts = run_experiment(exp, run_dir, progress=False, **options)
+    assert counts == {"done": exp.trial_count}, counts
+
+
+def test_cost_per_trial_outside_run_trial(benchmark: Any, runs: Runs) -> None:
+    needs_enabled(benchmark)
+    exp = experiment(*SMALL)
+    inside: list[float] = []
+
+    def sequential() -> None:
+        run_dir = runs.new()
+        run_all(exp, run_dir)
+        inside.append(float(load_results(run_dir).trials["wall_time"].sum()))
+
+    benchmark.group = "driver-cost"
+    benchmark.pedantic(sequential, rounds=5, iterations=1)
+    total = benchmark.stats.stats.median
+    outside = (total - statistics.median(inside)) / exp.trial_count
+    benchmark.extra_info.update(
+        trials=exp.trial_count,
+        outside_run_trial_per_trial_s=outside,
+        ratios={
+            # per-trial cost outside run_trial over one millisecond (the target is < 1)
+            "outside_run_trial_per_trial_ms": ratio(max(outside, 1e-6) * 1e3, target=1.0),
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "executor", "rounds"),
+    [(SMALL, "processes", 5), (LARGE, "processes", 3), (LARGE, "dask", 3)],
+    ids=["300-small-processes", "120-large-processes", "120-large-dask"],
+)
+def test_two_workers_against_sequential(
+    benchmark: Any, runs: Runs, size: tuple[int, int, int], executor: str, rounds: int
+) -> None:
+    needs_enabled(benchmark)
+    if executor == "dask":
+        pytest.importorskip("distributed")
+    exp = experiment(*size)
+
+    def parallel() -> None:
+        run_all(exp, runs.new(), workers=2, executor=executor)
+
+    def sequential() -> None:
+        run_all(exp, runs.new())
+
+    benchmark.group = f"two-workers-{size[0]}-trials-n{size[1]}"
+    own, reference = interleaved(benchmark, parallel, sequential, rounds=rounds)
+    benchmark.extra_info.update(
+        trials=exp.trial_count,
+        executor=executor,
+        workers=2,
+        sequential_s=reference,
+        parallel_s=own,
+        ratios={"speedup": ratio(reference / own, target=1.8, higher_is_better=True)},
+    )

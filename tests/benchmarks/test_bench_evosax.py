@@ -1,0 +1,191 @@
+"""Guided ES against evosax's jitted Guided ES on the paper's Fig. 1 instance.
+
+The same instance (``perturbed_quadratic``, n = 1000, m = 2000, instance seed 0: the same
+``H = A'A/m``, ``c = A'b/m`` and bias direction on both sides), the same algorithm (alpha 0.5,
+beta 2, k 1, one antithetic pair, sigma 0.1, SGD with lr 0.2, which are gesbench's defaults;
+evosax's estimate is gesbench's for one pair) and the same seed numbers. The draws themselves
+differ: numpy's and JAX's generators give different numbers for one seed, so the two
+trajectories are different samples of the same process (both must lower the loss).
+
+- gesbench: ``GuidedES.minimize`` on the problem's vectorised loss (both points of a pair in
+  one call) and its surrogate gradient, BLAS on one thread as in a trial;
+- evosax: one ``jax.jit``-compiled step (surrogate gradient, ``ask``, the loss of the pair,
+  ``tell``) called once per iteration from Python, the way an ask/tell loop runs, compiled
+  before timing, XLA on one thread.
+
+Each round runs ``ITERATIONS`` iterations on each side, one after the other (interleaved, so
+drift in the machine's speed hits both); the benchmark times gesbench's, and ``extra_info``
+records both per-iteration times (medians over rounds) and ``ratios.ges_over_evosax``
+(gesbench's time over evosax's; lower is better) for ``gesbench bench-compare``. float64 on
+both sides (JAX's x64 mode); float32 too once Guided ES takes a ``dtype`` parameter.
+Skipped when evosax (the ``bench`` extra: ``pip install -e .[bench]``) is not installed, and
+in the default test run (benchmarks disabled): importing JAX and compiling take seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from gesbench.core.registry import problems
+from gesbench.ges.guided_es import GuidedES
+
+ITERATIONS = 200
+ROUNDS = 7
+SEED = 1
+SIGMA, ALPHA, BETA, LR = 0.1, 0.5, 2.0, 0.2
+DTYPES = ["float64", "float32"]
+
+
+@pytest.fixture(scope="module")
+def fig1():
+    """The Fig. 1 instance, built once."""
+    with threadpool_limits(limits=1):
+        return problems.create("perturbed_quadratic", {}, rng=0)
+
+
+def ges_has_dtype() -> bool:
+    return "dtype" in GuidedES.defaults
+
+
+def gesbench_run(problem: Any, dtype: str) -> Callable[[], float]:
+    """A function running ``ITERATIONS`` of gesbench's Guided ES; returns the final loss."""
+    if dtype == "float64":
+        loss, surrogate = problem.loss, problem.surrogate_grad
+        options: dict[str, Any] = {}
+    else:  # the same formulas on float32 copies of the instance
+        H, c = problem.H.astype(dtype), problem.c.astype(dtype)
+        offset = np.array(problem._offset, dtype=dtype)
+        bias = problem.bias_direction.astype(dtype)
+        noise = problem.params.noise
+
+        def loss(X: np.ndarray) -> np.ndarray:
+            return 0.5 * np.einsum("ij,ij->i", X @ H, X) - X @ c + offset
+
+        def surrogate(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+            grad = H @ x - c
+            nu = rng.standard_normal(x.size).astype(dtype)
+            return grad + (bias + noise * nu / np.linalg.norm(nu)) * np.linalg.norm(grad)
+
+        options = {"dtype": dtype}
+
+    def run() -> float:
+        noise_rng = np.random.default_rng(SEED)
+        ges = GuidedES(rng=SEED, sigma=SIGMA, alpha=ALPHA, beta=BETA, lr=LR, **options)
+        result = ges.minimize(
+            loss,
+            lambda x: surrogate(x, noise_rng),
+            problem.x0,
+            budget=ITERATIONS,
+            vectorized=True,
+        )
+        return float(problem.loss(np.asarray(result.x, dtype=float)[None, :])[0])
+
+    return run
+
+
+def import_jax() -> tuple[Any, Any, Any, Any]:
+    """JAX (x64 on, XLA on one thread), its numpy, optax and evosax's Guided ES; skips the test
+    when evosax is not installed. Imported only here: importing JAX takes seconds."""
+    # XLA's CPU backend reads its thread settings when it starts: one thread, like a trial's BLAS.
+    os.environ.setdefault(
+        "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    )
+    evosax_algorithms = pytest.importorskip("evosax.algorithms")
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    import optax
+
+    return jax, jnp, optax, evosax_algorithms.GuidedES
+
+
+def evosax_run(problem: Any, dtype: str) -> Callable[[], float]:
+    """A function running ``ITERATIONS`` of evosax's jitted Guided ES; returns the final loss.
+    Compiled here, before any timing."""
+    jax, jnp, optax, EvosaxGuidedES = import_jax()
+    jdtype = jnp.dtype(dtype)
+    H, c = jnp.asarray(problem.H, jdtype), jnp.asarray(problem.c, jdtype)
+    offset = jnp.asarray(problem._offset, jdtype)
+    bias = jnp.asarray(problem.bias_direction, jdtype)
+    noise = problem.params.noise
+    n = problem.dim
+    es = EvosaxGuidedES(
+        population_size=2,
+        solution=jnp.zeros(n, jdtype),
+        subspace_dims=1,
+        optimizer=optax.sgd(LR),
+        std_schedule=optax.constant_schedule(SIGMA),
+    )
+    params = es.default_params.replace(alpha=ALPHA, beta=BETA)
+
+    def loss(X: Any) -> Any:
+        return 0.5 * jnp.einsum("ij,ij->i", X @ H, X) - X @ c + offset
+
+    def surrogate(x: Any, key: Any) -> Any:
+        grad = H @ x - c
+        nu = jax.random.normal(key, (n,), jdtype)
+        return grad + (bias + noise * nu / jnp.linalg.norm(nu)) * jnp.linalg.norm(grad)
+
+    @jax.jit
+    def step(state: Any, key: Any) -> tuple[Any, Any]:
+        key, k_grad, k_ask, k_tell = jax.random.split(key, 4)
+        state = state.replace(grad=surrogate(state.mean, k_grad))
+        population, state = es.ask(k_ask, state, params)
+        state, _ = es.tell(k_tell, population, loss(population), state, params)
+        return state, key
+
+    def run() -> float:
+        key = jax.random.PRNGKey(SEED)
+        state = es.init(key, jnp.asarray(problem.x0, jdtype), params)
+        for _ in range(ITERATIONS):
+            state, key = step(state, key)
+        mean = np.asarray(state.mean.block_until_ready(), dtype=float)
+        return float(problem.loss(mean[None, :])[0])
+
+    run()  # compile
+    return run
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_guided_es_against_evosax_on_fig1(benchmark: Any, request: Any, dtype: str) -> None:
+    if benchmark.disabled:  # importing JAX and compiling take seconds: not in the default run
+        pytest.skip("runs only with --benchmark-enable")
+    if dtype != "float64" and not ges_has_dtype():
+        pytest.skip("Guided ES has no dtype parameter yet: float64 only")
+    import_jax()  # skips here when evosax is not installed, before the instance is built
+    fig1 = request.getfixturevalue("fig1")
+    ges, evo = gesbench_run(fig1, dtype), evosax_run(fig1, dtype)
+    evosax_times: list[float] = []
+    finals: dict[str, float] = {}
+
+    def time_evosax() -> tuple[tuple[()], dict[str, Any]]:
+        """Runs before each timed gesbench round, outside its timer: the interleaved twin."""
+        t0 = time.perf_counter()
+        finals["evosax"] = evo()
+        evosax_times.append(time.perf_counter() - t0)
+        return (), {}
+
+    def timed_ges() -> None:
+        finals["gesbench"] = ges()
+
+    benchmark.group = f"fig1-vs-evosax-{dtype}"
+    with threadpool_limits(limits=1):
+        benchmark.pedantic(timed_ges, setup=time_evosax, rounds=ROUNDS, iterations=1)
+    start = fig1.loss(fig1.x0[None, :])[0]
+    # Both sides are the same algorithm: both lower the loss in ITERATIONS iterations.
+    assert finals["gesbench"] < start and finals["evosax"] < start, (finals, start)
+    info: dict[str, Any] = {"n": fig1.dim, "iterations": ITERATIONS, "dtype": dtype, **finals}
+    if benchmark.stats is not None:  # None when benchmarks are disabled
+        ges_s = benchmark.stats.stats.median / ITERATIONS
+        evo_s = statistics.median(evosax_times) / ITERATIONS
+        info.update(gesbench_per_iteration_s=ges_s, evosax_per_iteration_s=evo_s)
+        info["ratios"] = {"ges_over_evosax": {"value": ges_s / evo_s, "lower_is_better": True}}
+    benchmark.extra_info.update(info)
