@@ -225,7 +225,7 @@ def test_cost_per_trial_outside_run_trial(benchmark: Any, runs: Runs) -> None:
 
 @pytest.mark.parametrize(
     ("size", "executor", "rounds"),
-    [(SMALL, "processes", 5), (LARGE, "processes", 3), (LARGE, "dask", 3)],
+    [(SMALL, "processes", 3), (LARGE, "processes", 3), (LARGE, "dask", 3)],
     ids=["300-small-processes", "120-large-processes", "120-large-dask"],
 )
 def test_two_workers_against_sequential(
