@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
@@ -52,6 +53,18 @@ class Budget:
         if self.kind == "gradient_calls":
             return gradient_calls
         return self.evaluation_cost * evaluations + self.gradient_cost * gradient_calls
+
+    def spent_by(self) -> Callable[[int, int, int], float]:
+        """:meth:`spent` specialised to this budget's kind, for loops that ask once per query
+        (the same arithmetic, without the dispatch on ``kind``)."""
+        if self.kind == "iterations":
+            return lambda iterations, evaluations, gradient_calls: iterations
+        if self.kind == "evaluations":
+            return lambda iterations, evaluations, gradient_calls: evaluations
+        if self.kind == "gradient_calls":
+            return lambda iterations, evaluations, gradient_calls: gradient_calls
+        a, b = self.evaluation_cost, self.gradient_cost
+        return lambda iterations, evaluations, gradient_calls: a * evaluations + b * gradient_calls
 
     def allows(self, iterations: int, evaluations: int, gradient_calls: int) -> bool:
         """Whether counters this high stay within the limit (iterations are checked between

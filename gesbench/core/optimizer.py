@@ -188,28 +188,35 @@ def drive(
     ``BudgetExhausted``. A :class:`Diverged` the oracle raised is raised again after a step
     that caught it.
     """
-    counts_iterations = oracle.budget.counts_iterations
+    budget = oracle.budget
+    counts_iterations, limit = budget.counts_iterations, budget.limit
+    spent, refusals, diverged = oracle._spent, oracle._refusals, oracle._diverged
+    end_iteration = oracle._end_iteration
     try:
-        while not oracle.exhausted:
-            before = oracle.spent
-            refused = oracle._signals()[0]
-            optimizer.step(oracle)
-            oracle._end_iteration()
-            refusals, diverged = oracle._signals()
-            if diverged is not None:  # raised by the oracle, but the step caught it
-                raise Diverged(diverged)
-            if not counts_iterations and oracle.spent == before:
-                if refusals > refused:
+        while not spent() >= limit:
+            if counts_iterations:  # the oracle never refuses, and every iteration spends
+                optimizer.step(oracle)
+                end_iteration()
+            else:
+                before, refused = spent(), refusals()
+                optimizer.step(oracle)
+                end_iteration()
+                if diverged() is None and spent() == before:
+                    if refusals() > refused:
+                        raise GesbenchError(
+                            f"{optimizer.name} caught the BudgetExhausted signal the oracle "
+                            f"raised when its {budget.kind!r} budget ran out, and went on: let "
+                            "gesbench.core.errors.BudgetExhausted propagate out of step (an "
+                            "'except Exception' around oracle calls swallows it)"
+                        )
                     raise GesbenchError(
-                        f"{optimizer.name} caught the BudgetExhausted signal the oracle raised "
-                        f"when its {oracle.budget.kind!r} budget ran out, and went on: let "
-                        "gesbench.core.errors.BudgetExhausted propagate out of step (an "
-                        "'except Exception' around oracle calls swallows it)"
+                        f"{optimizer.name} spent nothing of its {budget.kind!r} budget in an "
+                        "iteration, so the budget would never run out; choose another budget "
+                        "kind"
                     )
-                raise GesbenchError(
-                    f"{optimizer.name} spent nothing of its {oracle.budget.kind!r} budget in an "
-                    "iteration, so the budget would never run out; choose another budget kind"
-                )
+            message = diverged()
+            if message is not None:  # raised by the oracle, but the step caught it
+                raise Diverged(message)
             if not np.isfinite(optimizer.x).all():
                 raise Diverged(f"non-finite iterate at iteration {oracle.iterations}")
             if after_iteration is not None:

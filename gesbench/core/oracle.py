@@ -47,8 +47,12 @@ class Oracle:
 
     __slots__ = (
         "_counts",
+        "_diverged",
         "_end_iteration",
+        "_iteration",
+        "_refusals",
         "_signals",
+        "_spent",
         "budget",
         "dim",
         "loss",
@@ -64,6 +68,11 @@ class Oracle:
     _counts: Callable[[], tuple[int, int, int]]
     _end_iteration: Callable[[], None]
     _signals: Callable[[], tuple[int, str | None]]
+    # What the driver asks once or twice per iteration, each without building a tuple.
+    _iteration: Callable[[], int]
+    _spent: Callable[[], float]
+    _refusals: Callable[[], int]
+    _diverged: Callable[[], str | None]
 
     def __init__(self, problem: Problem, budget: Budget, rng: np.random.Generator) -> None:
         dim: int = problem.dim
@@ -71,11 +80,17 @@ class Oracle:
         # [iterations, evaluations, gradient calls, refused requests]; only closures see it.
         counts = [0, 0, 0, 0]
         diverged: list[str] = []  # the first Diverged raised, in case the optimizer hides it
+        spent = budget.spent_by()
+        limit = budget.limit
+        limited = not budget.counts_iterations  # an iteration budget never refuses a request
+        problem_loss, problem_surrogate = problem.loss, problem.surrogate_grad
+        float64 = np.dtype(np.float64)
+        loss_what, surrogate_what = f"{name}.loss", f"{name}.surrogate_grad"
 
         def charge(evaluations: int, gradient_calls: int) -> None:
             evaluations += counts[1]
             gradient_calls += counts[2]
-            if not budget.allows(counts[0], evaluations, gradient_calls):
+            if limited and not spent(counts[0], evaluations, gradient_calls) <= limit:
                 counts[3] += 1
                 raise BudgetExhausted
             counts[1], counts[2] = evaluations, gradient_calls
@@ -87,22 +102,31 @@ class Oracle:
 
         def loss(X: ArrayLike) -> Array:
             points = np.asarray(X, dtype=float)
-            batch = np.atleast_2d(points)
+            ndim = points.ndim
+            batch = points if ndim == 2 else points[None, :] if ndim == 1 else np.atleast_2d(points)
             if batch.ndim != 2 or batch.shape[1] != dim:
                 raise ValueError(f"points must have {dim} columns, got shape {points.shape}")
-            charge(len(batch), 0)
-            values = check_loss_values(problem.loss(batch), len(batch), f"{name}.loss")
+            rows = len(batch)
+            charge(rows, 0)
+            values = problem_loss(batch)
+            # What the shape check would return as it is, it need not see (the common case).
+            if not (
+                type(values) is np.ndarray and values.dtype == float64 and values.shape == (rows,)
+            ):
+                values = check_loss_values(values, rows, loss_what)
             if not np.isfinite(values).all():
                 raise nonfinite(
                     f"non-finite loss at iteration {counts[0]} (evaluation {counts[1]})"
                 )
-            result: Array = values[0] if points.ndim == 1 else values
+            result: Array = values[0] if ndim == 1 else values
             return result
 
         def surrogate_grad(x: ArrayLike) -> Array:
             point = np.asarray(x, dtype=float)
             charge(0, 1)
-            g = check_surrogate(problem.surrogate_grad(point, rng), dim, f"{name}.surrogate_grad")
+            g = problem_surrogate(point, rng)
+            if not (type(g) is np.ndarray and g.dtype == float64 and g.shape == (dim,)):
+                g = check_surrogate(g, dim, surrogate_what)
             if not np.isfinite(g).all():
                 raise nonfinite(f"non-finite surrogate gradient at iteration {counts[0]}")
             return g
@@ -120,11 +144,15 @@ class Oracle:
         self._counts = lambda: (counts[0], counts[1], counts[2])
         self._end_iteration = end_iteration  # only the driver calls this
         self._signals = lambda: (counts[3], diverged[0] if diverged else None)
+        self._iteration = lambda: counts[0]
+        self._spent = lambda: spent(counts[0], counts[1], counts[2])
+        self._refusals = lambda: counts[3]
+        self._diverged = lambda: diverged[0] if diverged else None
 
     @property
     def iterations(self) -> int:
         """Iterations completed (counted by the driver, :func:`~gesbench.core.optimizer.drive`)."""
-        return self._counts()[0]
+        return self._iteration()
 
     @property
     def evaluations(self) -> int:
@@ -138,12 +166,13 @@ class Oracle:
 
     @property
     def spent(self) -> float:
-        return self.budget.spent(*self._counts())
+        """Budget used so far, in units of its kind."""
+        return self._spent()
 
     @property
     def exhausted(self) -> bool:
         """True once the budget is used up (no further iteration may start)."""
-        return self.spent >= self.budget.limit
+        return self._spent() >= self.budget.limit
 
     def remaining_evaluations(self) -> int | None:
         """How many more loss evaluations fit in the budget (None: evaluations are not limited)."""

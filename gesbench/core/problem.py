@@ -70,6 +70,16 @@ class Problem(Configurable, ABC):
         """Exact gradient at ``x``: used only to log alignment, never shown to optimizers."""
         raise NotImplementedError(f"{type(self).__name__} has no true gradient")
 
+    def surrogate_and_true_grad(self, x: Array, rng: np.random.Generator) -> tuple[Array, Array]:
+        """A surrogate gradient at ``x`` drawn from ``rng``, and the true gradient there: what
+        logging the alignment needs (never called for optimizers).
+
+        This calls both. A problem whose surrogate computes the true gradient anyway may
+        override it to return both from that one computation; the pair must equal
+        ``(surrogate_grad(x, rng), true_grad(x))`` bit for bit.
+        """
+        return self.surrogate_grad(x, rng), self.true_grad(x)
+
     def final_metrics(self, x: Array) -> dict[str, float]:
         """Measures of a trial's final point stored beside its loss (e.g. accuracy); none here.
 
