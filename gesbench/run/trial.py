@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -13,9 +15,44 @@ from gesbench.core.optimizer import Optimizer, drive
 from gesbench.core.oracle import Oracle
 from gesbench.core.problem import Problem
 from gesbench.core.registry import optimizers, problems
+from gesbench.run.instances import INSTANCES
 from gesbench.run.provenance import provenance
 from gesbench.spec.trial import TrialSpec
 from gesbench.store.record import TRACE_COLUMNS, Status, TrialResult, clean_metrics
+
+_pinned = False
+"""Whether this process's BLAS is held at one thread for good (see :func:`blas_pinned`)."""
+
+
+@contextmanager
+def blas_pinned() -> Iterator[None]:
+    """Hold BLAS at one thread for the block, once, for every trial run in it: a worker
+    process's whole life, or a sequential run (the limits before are restored after).
+
+    Setting the limit costs milliseconds (threadpoolctl finds the loaded libraries each
+    time), more than a small trial; inside the block :func:`run_trial` skips it.
+    """
+    global _pinned
+    if _pinned:
+        yield
+        return
+    limits = threadpool_limits(limits=1)
+    _pinned = True
+    try:
+        yield
+    finally:
+        _pinned = False
+        limits.restore_original_limits()
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS at one thread for the block (nothing to do where :func:`blas_pinned` holds it)."""
+    if _pinned:
+        yield
+        return
+    with threadpool_limits(limits=1):
+        yield
 
 
 class TraceRecorder:
@@ -34,48 +71,55 @@ class TraceRecorder:
         # alignment is the same whichever other points the schedule logs.
         self._logging_key = int(rng.integers(2**63))
         self.f_star = np.nan if problem.f_star is None else problem.f_star
+        self._pair = problem.surrogate_and_true_grad if problem.has_true_grad else None
+        self._iteration, self._counts, self._spent = (
+            oracle._iteration,
+            oracle._counts,
+            oracle._spent,
+        )
         self.rows: list[tuple[float, ...]] = []
         self._checkpoints = spec.trace.checkpoints()
         self._next = next(self._checkpoints)
         self._t0 = time.perf_counter()
 
-    def _alignment(self, x: np.ndarray) -> float:
-        if not self.problem.has_true_grad:
+    def _alignment(self, x: np.ndarray, iteration: int) -> float:
+        if self._pair is None:
             return np.nan
-        true = self.problem.true_grad(x)
-        rng = np.random.default_rng([self._logging_key, self.oracle.iterations])
-        surrogate = self.problem.surrogate_grad(x, rng)
+        # One true gradient per logged point: the problem's hook returns it with the surrogate
+        # draw when its surrogate computes it anyway (the quadratics).
+        surrogate, true = self._pair(x, np.random.default_rng([self._logging_key, iteration]))
         denom = np.linalg.norm(true) * np.linalg.norm(surrogate)
         return float(true @ surrogate / denom) if denom > 0 else np.nan
 
     def record(self) -> None:
         x = self.optimizer.x
-        o = self.oracle
+        iterations, evaluations, gradient_calls = self._counts()
         loss = float(self.problem.loss(x[None, :])[0])
         self.rows.append(
             (
-                o.iterations,
-                o.evaluations,
-                o.gradient_calls,
-                o.spent,
+                iterations,
+                evaluations,
+                gradient_calls,
+                self._spent(),
                 time.perf_counter() - self._t0,
                 loss,
                 loss - self.f_star,
-                self._alignment(x),
+                self._alignment(x, iterations),
             )
         )
         if not np.isfinite(loss):
-            raise Diverged(f"non-finite loss {loss} at iteration {o.iterations}")
+            raise Diverged(f"non-finite loss {loss} at iteration {iterations}")
 
     def after_iteration(self) -> None:
-        if self.oracle.iterations >= self._next:
+        iterations = self._iteration()
+        if iterations >= self._next:
             self.record()
-            while self._next <= self.oracle.iterations:
+            while self._next <= iterations:
                 self._next = next(self._checkpoints)
 
     def finish(self) -> None:
         """Log the final point unless it was just logged."""
-        if not self.rows or self.rows[-1][0] != self.oracle.iterations:
+        if not self.rows or self.rows[-1][0] != self._iteration():
             self.record()
 
     def columns(self) -> dict[str, np.ndarray]:
@@ -88,7 +132,10 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     that fails (the error is recorded; also ``SystemExit`` and other exceptions that are not
     errors, raised by plugin code), except on KeyboardInterrupt.
 
-    BLAS is limited to one thread, so results are bit-identical whatever the worker count.
+    BLAS is limited to one thread, so results are bit-identical whatever the worker count
+    (set here for this call, unless the process already holds it: :func:`blas_pinned`). The
+    problem instance comes from this process's :data:`~gesbench.run.instances.INSTANCES`
+    cache, as a copy that behaves exactly as a freshly built one.
     Floating-point overflow and invalid operations are not warned about: the oracle and the
     trace check every loss and surrogate gradient, and a non-finite one ends the trial as
     diverged (with the iteration), which says more than a warning.
@@ -101,10 +148,13 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     oracle: Oracle | None = None
     dim: int | None = None
     final_metrics: dict[str, float] = {}
-    with threadpool_limits(limits=1), np.errstate(over="ignore", invalid="ignore"):
+    with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
         try:
             streams = spec.streams()
-            problem = problems.create(spec.problem, spec.problem_params, rng=streams.problem)
+            problem = INSTANCES.get(
+                spec,
+                lambda: problems.create(spec.problem, spec.problem_params, rng=streams.problem),
+            )
             dim = problem.dim
             optimizer = optimizers.create(
                 spec.optimizer, spec.optimizer_params, rng=streams.optimizer
