@@ -1,8 +1,18 @@
 """The result store: one SQLite file per run folder, written only by the driver process.
 
-Each finished trial (done, failed or diverged) is written with its trace in a single
-transaction, so a crash loses only unfinished trials. Re-running skips trials that are done or
-diverged (deterministic outcomes) and retries failed ones, replacing their rows.
+Finished trials (done, failed or diverged) are written with their traces as soon as the driver
+has them: the trials that finished together in one transaction (:meth:`ResultStore.write_many`;
+the driver never holds one back to fill a batch), so a killed driver loses only trials it had
+not received yet, which run again on resume. Re-running skips trials that are done or diverged
+(deterministic outcomes) and retries failed ones, replacing their rows.
+
+The store is in WAL mode with ``synchronous=NORMAL``: a commit is not flushed to disk on its
+own (that took milliseconds per trial, more than a small trial runs), but it is in the
+write-ahead log before the write returns, so it survives the driver being killed; only an
+operating-system crash or power cut can lose the last commits, and never corrupts the store.
+
+Provenance (package versions, git commit, host, platform) is kept once per distinct value in
+the ``provenance`` table, referenced by each trial (schema 3); the reader joins it back.
 """
 
 from __future__ import annotations
@@ -31,10 +41,12 @@ APPLICATION_ID = 0x47455342
 """``PRAGMA application_id`` of stores gesbench creates ("GESB"; 0 in older stores)."""
 LOCK_NAME = ".gesbench.lock"
 FINAL_STATUSES = ("done", "diverged")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """``PRAGMA user_version`` of a current store. 0: written before versions were kept (trial ids
 of identity version 1, perhaps without the ``metrics`` column); 2: ``identity_version``,
-``stage`` and ``dim`` columns."""
+``stage`` and ``dim`` columns; 3: the ``provenance`` table, referenced by
+``trials.provenance_id`` (the ``trials.provenance`` text is then empty; trials written before
+keep theirs there)."""
 
 TABLES = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,8 +71,10 @@ CREATE TABLE IF NOT EXISTS trials (
     metrics TEXT NOT NULL DEFAULT '{{}}',
     identity_version INTEGER NOT NULL DEFAULT {IDENTITY_VERSION},
     stage TEXT NOT NULL DEFAULT 'evaluation',
-    dim INTEGER
+    dim INTEGER,
+    provenance_id INTEGER REFERENCES provenance(id)
 );
+CREATE TABLE IF NOT EXISTS provenance (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS traces (
     trial_id TEXT NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
     {", ".join(f"{c} REAL" for c in TRACE_COLUMNS)}
@@ -71,7 +85,7 @@ CREATE INDEX IF NOT EXISTS traces_trial ON traces(trial_id);
 TRIAL_FIELDS = (
     "id", "experiment", "problem", "problem_label", "optimizer", "label", "repetition", "status",
     "error", "started", "wall_time", "iterations", "evaluations", "gradient_calls", "final_loss",
-    "spec", "provenance", "metrics", "identity_version", "stage", "dim",
+    "spec", "provenance", "metrics", "identity_version", "stage", "dim", "provenance_id",
 )  # fmt: skip
 
 MIGRATIONS_FROM_0 = (
@@ -79,6 +93,10 @@ MIGRATIONS_FROM_0 = (
     "ALTER TABLE trials ADD COLUMN identity_version INTEGER NOT NULL DEFAULT 1",
     "ALTER TABLE trials ADD COLUMN stage TEXT NOT NULL DEFAULT 'evaluation'",
     "ALTER TABLE trials ADD COLUMN dim INTEGER",
+)
+MIGRATIONS_FROM_2 = (
+    # Provenance once per distinct value; older trials keep their text in trials.provenance.
+    "CREATE TABLE IF NOT EXISTS provenance (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE)",
 )
 
 
@@ -131,10 +149,17 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
                 db.execute(statement)
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         elif version < SCHEMA_VERSION:
-            if "metrics" not in _columns(db, "trials"):  # older still: before final metrics
-                db.execute("ALTER TABLE trials ADD COLUMN metrics TEXT NOT NULL DEFAULT '{}'")
-            for statement in MIGRATIONS_FROM_0:
+            if version < 2:
+                if "metrics" not in _columns(db, "trials"):  # older still: before final metrics
+                    db.execute("ALTER TABLE trials ADD COLUMN metrics TEXT NOT NULL DEFAULT '{}'")
+                for statement in MIGRATIONS_FROM_0:
+                    db.execute(statement)
+            for statement in MIGRATIONS_FROM_2:
                 db.execute(statement)
+            if "provenance_id" not in _columns(db, "trials"):
+                db.execute(
+                    "ALTER TABLE trials ADD COLUMN provenance_id INTEGER REFERENCES provenance(id)"
+                )
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -271,6 +296,7 @@ class ResultStore:
             else:
                 check_schema(self.db, path)
             self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # see the module docstring
             self.db.execute("PRAGMA foreign_keys=ON")
             _migrate(self.db, path)
         except sqlite3.DatabaseError as exc:
@@ -279,6 +305,7 @@ class ResultStore:
         except StoreError:
             _close_refused(self.db, path, sidecars)
             raise
+        self._provenance_ids: dict[str, int] = {}  # provenance text -> its row, as written
 
     def __enter__(self) -> ResultStore:
         return self
@@ -320,22 +347,43 @@ class ResultStore:
             )
 
     def write(self, result: TrialResult) -> None:
-        """Store one trial and its trace atomically (replacing an earlier failed attempt).
+        """Store one trial and its trace atomically (see :meth:`write_many`)."""
+        self.write_many([result])
+
+    def write_many(self, results: Iterable[TrialResult]) -> None:
+        """Store finished trials and their traces in one transaction (replacing earlier failed
+        attempts): all of them, or none if it is interrupted.
 
         Final metrics that are not numbers (a plugin's bug, caught here if its worker did not
-        catch it) make the trial failed, with the reason, rather than stop the run.
+        catch it) make that trial failed, with the reason, rather than stop the run.
         """
+        latest = {r.trial_id: r for r in results}  # one row per id, the last result wins
+        if not latest:
+            return
+        trials: list[tuple[object, ...]] = []
+        traces: list[tuple[object, ...]] = []
+        try:
+            with self.db:
+                for trial_id, result in latest.items():
+                    trials.append(self._row(trial_id, result))
+                    traces += self._trace_rows(trial_id, result)
+                self.db.executemany(
+                    "DELETE FROM trials WHERE id = ?", [(trial_id,) for trial_id in latest]
+                )
+                self.db.executemany(INSERT_TRIAL, trials)
+                self.db.executemany(INSERT_TRACE, traces)
+        except BaseException:
+            self._provenance_ids.clear()  # rows added in the transaction are gone with it
+            raise
+
+    def _row(self, trial_id: str, result: TrialResult) -> tuple[object, ...]:
         try:
             metrics = clean_metrics(result.metrics, f"{result.spec.problem}: final_metrics()")
         except TypeError as exc:
             metrics = {}
             result = replace(result, status="failed", error=f"TypeError: {exc}")
         s = result.spec
-        trial_id = result.trial_id  # a hash of the spec: computed once, not once per row
-        trace = np.column_stack([result.trace[c] for c in TRACE_COLUMNS]).astype(object)
-        trace[np.isnan(trace.astype(float))] = None  # NaN is stored as NULL
-        rows: Iterable[tuple[object, ...]] = ((trial_id, *row) for row in trace.tolist())
-        values = (
+        return (
             trial_id,
             s.experiment,
             s.problem,
@@ -352,21 +400,37 @@ class ResultStore:
             result.gradient_calls,
             _nullable(result.final_loss),
             s.to_json(),
-            json.dumps(result.provenance, sort_keys=True),
+            "",  # the provenance is in its own table (schema 3)
             json.dumps(metrics, sort_keys=True),
             IDENTITY_VERSION,
             s.stage,
             result.dim,
+            self._provenance_id(result.provenance),
         )
-        with self.db:
-            self.db.execute("DELETE FROM trials WHERE id = ?", (trial_id,))
-            self.db.execute(
-                f"INSERT INTO trials ({', '.join(TRIAL_FIELDS)}) "
-                f"VALUES ({','.join('?' * len(TRIAL_FIELDS))})",
-                values,
-            )
-            marks = ",".join("?" * (len(TRACE_COLUMNS) + 1))
-            self.db.executemany(f"INSERT INTO traces VALUES ({marks})", rows)
+
+    def _provenance_id(self, provenance: dict[str, object]) -> int:
+        """The provenance table's row for this value, added when new (inside the caller's
+        transaction)."""
+        text = json.dumps(provenance, sort_keys=True)
+        row = self._provenance_ids.get(text)
+        if row is None:
+            self.db.execute("INSERT OR IGNORE INTO provenance (value) VALUES (?)", (text,))
+            query = "SELECT id FROM provenance WHERE value = ?"
+            row = int(self.db.execute(query, (text,)).fetchone()[0])
+            self._provenance_ids[text] = row
+        return row
+
+    @staticmethod
+    def _trace_rows(trial_id: str, result: TrialResult) -> list[tuple[object, ...]]:
+        trace = np.column_stack([result.trace[c] for c in TRACE_COLUMNS]).astype(object)
+        trace[np.isnan(trace.astype(float))] = None  # NaN is stored as NULL
+        return [(trial_id, *row) for row in trace.tolist()]
+
+
+INSERT_TRIAL = (
+    f"INSERT INTO trials ({', '.join(TRIAL_FIELDS)}) VALUES ({','.join('?' * len(TRIAL_FIELDS))})"
+)
+INSERT_TRACE = f"INSERT INTO traces VALUES ({','.join('?' * (len(TRACE_COLUMNS) + 1))})"
 
 
 @contextmanager

@@ -9,15 +9,16 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gesbench.core.errors import GesbenchError, StoreError
 from gesbench.spec.trial import IDENTITY_VERSION, TrialSpec
 from gesbench.store.database import connect_readonly, store_path
 from gesbench.store.record import TRACE_COLUMNS
 from gesbench.store.tuning import selected_settings, with_roles
+
+if TYPE_CHECKING:  # pandas is imported where used: a worker process never needs it
+    import pandas as pd
 
 TRIAL_COLUMNS = [
     "id", "experiment", "problem", "problem_label", "optimizer", "label", "repetition",
@@ -49,6 +50,8 @@ class Results(NamedTuple):
 def _reading(run_dir: str | os.PathLike[str]) -> Iterator[sqlite3.Connection]:
     """A checked read-only connection; a store that turns out unreadable midway (a damaged
     page, a value that is not what gesbench wrote) raises StoreError naming the file."""
+    import pandas as pd
+
     path = store_path(run_dir)
     with closing(connect_readonly(run_dir)) as db:
         try:
@@ -89,11 +92,21 @@ def load_results(run_dir: str | os.PathLike[str], *, all_trials: bool = False) -
     (``identity_version`` 1), which are kept but never re-used. Failed trials are always
     included, with their error: filter on ``status`` rather than losing them silently.
     """
+    import pandas as pd
+
     with _reading(run_dir) as db:
         stored = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
-        later = [c if c in stored else f"{default} AS {c}" for c, default in LATER_COLUMNS.items()]
+        later = [
+            f"t.{c}" if c in stored else f"{default} AS {c}" for c, default in LATER_COLUMNS.items()
+        ]
+        columns = ", ".join([f"t.{c}" for c in TRIAL_COLUMNS] + later)
+        if "provenance_id" in stored:  # schema 3: each distinct value once, in its own table
+            provenance = "COALESCE(p.value, t.provenance) AS provenance"
+            source = "trials t LEFT JOIN provenance p ON p.id = t.provenance_id"
+        else:
+            provenance, source = "t.provenance", "trials t"
         trials = pd.read_sql_query(
-            f"SELECT {', '.join(TRIAL_COLUMNS + later)}, spec, provenance FROM trials",
+            f"SELECT {columns}, t.spec, {provenance} FROM {source}",
             db,
             dtype={"final_loss": float},
         )
@@ -131,6 +144,8 @@ def _spec_columns(specs: pd.Series) -> pd.DataFrame:
     """Each trial's parameters as columns (``problem.n``, ``optimizer.lr``, ...), so a reader
     can group on them, and its seed material (``seed_instance``, ``seed_trial``: the entropy
     of its problem-instance stream and of its own streams)."""
+    import pandas as pd
+
     rows = []
     for text in specs:
         data = json.loads(text)
@@ -151,6 +166,8 @@ def _final_metrics(column: pd.Series) -> pd.DataFrame:
     """The stored final metrics as float columns. Whatever a store holds (a value an older
     gesbench let through, text that is not JSON) becomes NaN for that trial only, never an
     error for the whole store."""
+    import pandas as pd
+
     rows = []
     for text in column:
         try:
@@ -170,6 +187,8 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy in which every text cell that a spreadsheet would run as a formula (one starting
     with ``=``, ``+``, ``-``, ``@``, tab or carriage return) starts with ``'`` instead; numbers,
     negative ones included, are never touched."""
+    import pandas as pd
+
     out = frame.copy()
     for column in out.columns:
         values = out[column]

@@ -17,9 +17,10 @@ stored stage and an empty selection; malformed meta never fails the reader.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where used: a worker process never needs it
+    import pandas as pd
 
 SELECTED_COLUMNS = ["problem_label", "label", "optimizer", "scope", "criterion", "score"]
 
@@ -34,6 +35,8 @@ def _tuning_meta(text: str | None) -> dict[str, Any]:
 
 def with_roles(trials: pd.DataFrame, tuning_meta: str | None) -> pd.DataFrame:
     """``trials`` with a ``role`` column and a row per label of each shared evaluation trial."""
+    import pandas as pd
+
     trials = trials.assign(role=trials["stage"].where(trials["stage"] == "tuning", "evaluation"))
     shared = _tuning_meta(tuning_meta).get("shared_trials", {})
     if not isinstance(shared, dict) or not shared:
@@ -56,6 +59,8 @@ def selected_settings(tuning_meta: str | None) -> pd.DataFrame:
     """The selected settings: per problem and tuned method, ``problem_label``, ``label``,
     ``optimizer``, ``scope``, ``criterion``, ``score``, one column per tuned parameter, and
     ``notes`` (edge of the search space, ties, divergence), joined by '; '."""
+    import pandas as pd
+
     rows = _tuning_meta(tuning_meta).get("selected", [])
     records = []
     for row in rows if isinstance(rows, list) else []:
