@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike
 from gesbench.core.budget import Budget
 from gesbench.core.errors import BudgetExhausted, Diverged
 from gesbench.core.problem import Array, Problem, frozen
-from gesbench.core.shapes import check_loss_values, check_surrogate
+from gesbench.core.shapes import as_floats, check_loss_values, check_surrogate
 
 
 class Oracle:
@@ -101,7 +101,7 @@ class Oracle:
             return Diverged(message)
 
         def loss(X: ArrayLike) -> Array:
-            points = np.asarray(X, dtype=float)
+            points = as_floats(X, getattr(problem, "dtype", None))
             ndim = points.ndim
             batch = points if ndim == 2 else points[None, :] if ndim == 1 else np.atleast_2d(points)
             if batch.ndim != 2 or batch.shape[1] != dim:
@@ -122,7 +122,7 @@ class Oracle:
             return result
 
         def surrogate_grad(x: ArrayLike) -> Array:
-            point = np.asarray(x, dtype=float)
+            point = as_floats(x, getattr(problem, "dtype", None))
             charge(0, 1)
             g = problem_surrogate(point, rng)
             if not (type(g) is np.ndarray and g.dtype == float64 and g.shape == (dim,)):

@@ -65,6 +65,9 @@ class Constraints:
     lt: float | None = None
     choices: tuple[Any, ...] | None = None
     doc: str = ""
+    stored_at_default: bool = True
+    """False: left out of a spec's stored parameters, hence of trial ids, at its default (for
+    a parameter added later, whose default keeps the earlier behaviour and ids)."""
 
     def describe(self) -> str:
         """The constraint as text, e.g. ``in [0, 1)``, ``> 0`` or ``one of sgd, adam`` ('')."""
@@ -104,11 +107,15 @@ def param(
     lt: float | None = None,
     choices: tuple[Any, ...] | None = None,
     doc: str = "",
+    stored_at_default: bool = True,
 ) -> Any:
     """A :class:`Params` field: its default, bounds (inclusive ``ge``/``le``, exclusive
-    ``gt``/``lt``), admissible ``choices`` and a one-line ``doc``."""
+    ``gt``/``lt``), admissible ``choices`` and a one-line ``doc``. ``stored_at_default=False``
+    leaves it out of the stored parameters (so of trial ids) while it has its default."""
     meta = {
-        _META_KEY: Constraints(ge, gt, le, lt, None if choices is None else tuple(choices), doc)
+        _META_KEY: Constraints(
+            ge, gt, le, lt, None if choices is None else tuple(choices), doc, stored_at_default
+        )
     }
     if default.__class__.__hash__ is None:  # lists, dicts: a fresh copy per instance
         return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
@@ -135,6 +142,24 @@ class ParameterError(HyperparameterError):
     def with_owner(self, owner: str) -> ParameterError:
         """The same error, attributed to ``owner``."""
         return ParameterError(self.detail, field=self.field, owner=owner)
+
+
+DTYPES = ("float64", "float32")
+"""The floating-point precisions a ``dtype`` parameter (:func:`dtype_param`) offers."""
+
+
+def dtype_param() -> Any:
+    """The ``dtype`` field of components that compute in float64 (the default) or float32.
+
+    Left out of stored parameters at its default, so adding it to a component kept the ids
+    (hence seeds and numbers) of its earlier float64 trials.
+    """
+    return param(
+        "float64",
+        choices=DTYPES,
+        doc="precision of the arithmetic (float32: faster, ~1e-7 relative rounding)",
+        stored_at_default=False,
+    )
 
 
 def invalid(field: str, reason: str) -> NoReturn:
@@ -524,6 +549,13 @@ class Configurable:
     @classmethod
     def params_dict(cls, given: Mapping[str, Any], *, owner: str | None = None) -> dict[str, Any]:
         """Like :meth:`resolve_params`, as the plain dict a spec stores: every user-settable
-        parameter, defaults filled in (fixed ones left out)."""
+        parameter, defaults filled in (fixed ones left out, and those declared
+        ``stored_at_default=False`` while at their default)."""
         resolved = cls.resolve_params(given, owner=owner)
-        return {k: v for k, v in resolved.as_dict().items() if k not in cls.fixed}
+        schema = _schema(type(resolved))
+        return {
+            k: v
+            for k, v in resolved.as_dict().items()
+            if k not in cls.fixed
+            and (schema[k].constraints.stored_at_default or v != schema[k].default)
+        }

@@ -9,11 +9,15 @@ mistake gets the same message naming the rule wherever it is made:
   reshaped, since it usually means the values were not computed per row.
 - ``f`` of one point (``minimize`` without ``vectorized``) returns a scalar.
 - ``surrogate_grad(x)`` returns shape ``(dim,)``, like ``x``.
+
+Values keep their precision when they are float32 or float64 (a float32 problem or optimizer
+stays float32 end to end); anything else becomes float64.
 """
 
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,6 +25,7 @@ from numpy.typing import NDArray
 from gesbench.core.errors import GesbenchError
 
 Array = NDArray[np.float64]
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 LOSS_RULE = "must have shape (rows,) for a (rows, dim) batch: one value per row"
 SCALAR_RULE = "must return a scalar for one point"
@@ -32,9 +37,17 @@ class ShapeError(GesbenchError, ValueError):
     states the rule it broke and the shape it got."""
 
 
+def as_floats(value: object, dtype: np.dtype[Any] | type | None = None) -> Array:
+    """``value`` as an array of ``dtype``; without one, float32 and float64 arrays as they are
+    (no copy) and anything else as float64."""
+    if dtype is None:
+        dtype = value.dtype if isinstance(value, np.ndarray) and value.dtype in _FLOATS else float
+    return np.asarray(value, dtype=dtype)
+
+
 def _as_float_array(value: object, what: str) -> Array:
     try:
-        return np.asarray(value, dtype=float)
+        return as_floats(value)
     except (TypeError, ValueError) as exc:
         raise ShapeError(f"{what} returned {type(value).__name__}, not numbers: {exc}") from None
 

@@ -265,13 +265,11 @@ class GuidedESAuto(GuidedES):
         alpha, beta = self._choose(k_held)
         if not k_held:
             alpha = 1.0
-        z = self.rng.standard_normal((p.pairs, n + k_held))
-        eps = (p.sigma * np.sqrt(alpha / n)) * z[:, :n]
-        if k_held:
-            eps += (p.sigma * np.sqrt((1 - alpha) / k_held)) * (z[:, n:] @ U.T)
-        values = oracle.loss(np.concatenate([self.x + eps, self.x - eps]))
-        diffs = values[: p.pairs] - values[p.pairs :]
-        g = (beta / (2 * p.sigma**2 * p.pairs)) * (diffs @ eps)
+        z = self.draw(p.pairs, k_held, self._z)
+        eps = self.perturb(z, alpha, U, self._eps, self._sub)
+        diffs = self.differences(oracle, eps)
+        g = np.matmul(diffs, eps, out=self._g)
+        g *= beta / (2 * p.sigma**2 * p.pairs)
         zk2 = np.sum(z[:, n:] ** 2, axis=1)
         f_S = (1 - alpha) * zk2 / k_held**2 if k_held else np.zeros(p.pairs)
         self.estimator.add(diffs / (2 * p.sigma), alpha / n, f_S)

@@ -22,7 +22,7 @@ import scipy.linalg
 
 from gesbench.core.optimizer import Optimizer
 from gesbench.core.oracle import Oracle
-from gesbench.core.params import param, require
+from gesbench.core.params import dtype_param, param, require
 from gesbench.core.problem import Array
 from gesbench.core.registry import Preset
 from gesbench.ges.updates import UpdateParams, UpdateRule
@@ -38,6 +38,24 @@ class GuidedESParams(UpdateParams):
     beta: float = param(2.0, gt=0, doc="scale of the gradient estimate")
     k: int = param(1, ge=1, doc="past surrogate gradients spanning the guiding subspace")
     pairs: int = param(1, ge=1, doc="antithetic pairs per iteration (P)")
+    dtype: str = dtype_param()
+
+
+def scaled_norm(v: Array) -> float:
+    """Euclidean norm of a contiguous vector, also where its squares under- or overflow.
+
+    ``sqrt(v @ v)`` (numpy's own ``norm``, bit for bit) when that is a positive finite
+    number; otherwise the norm of ``v / max|v|`` times ``max|v|`` (0 only for a zero vector).
+    """
+    with np.errstate(over="ignore"):  # handled below
+        norm = float(np.sqrt(v @ v))
+    if 0 < norm < np.inf:
+        return norm
+    scale = float(np.abs(v).max())
+    if not 0 < scale < np.inf:
+        return scale
+    w = v / scale
+    return scale * float(np.sqrt(w @ w))
 
 
 class GuidedES(Optimizer):
@@ -66,6 +84,19 @@ class GuidedES(Optimizer):
         Antithetic pairs per iteration (P); the estimate is their mean, 2P evaluations.
     update, lr, momentum, adam_beta1, adam_beta2, adam_eps
         The first-order update that consumes the estimate (see :mod:`gesbench.ges.updates`).
+    dtype : {"float64", "float32"}
+        Precision of the iterate, the perturbations, the subspace and the update (and of the
+        points handed to the loss). float32 is faster and rounds at ~1e-7 relative, plenty
+        while excess losses stay well above that; float64 is the default.
+
+    Notes
+    -----
+    One iteration allocates only the new iterate: perturbations, the 2P points and the
+    estimate live in buffers made by ``start``. For ``k > 1`` the orthonormal basis is
+    updated with each surrogate (drop the oldest column by re-triangularising the k x k
+    factor, then one classical Gram-Schmidt step with reorthogonalisation), O(n k^2) in one
+    matrix product instead of a fresh QR (it stays orthonormal to ~1e-15 over 10^4 updates);
+    a surrogate (nearly) inside the span kept falls back to a fresh QR.
 
     Examples
     --------
@@ -81,65 +112,157 @@ class GuidedES(Optimizer):
 
     def start(self, x0: Array) -> None:
         super().start(x0)
-        n = self.x.size
-        require(self.params.k <= n, self.name, f"k must be <= n = {n}, got {self.params.k}")
-        self._update = UpdateRule(self.params, n)
-        # FIFO; columns [0, held) are real. Column-major, so each column is contiguous and
-        # LAPACK's QR reads the buffer without a transposed copy.
-        self._surrogates = np.zeros((n, self.params.k), order="F")
+        p = self.params
+        self.dtype = np.dtype(p.dtype)
+        self.x = self.x.astype(self.dtype, copy=False)
+        n, k, pairs = self.x.size, p.k, p.pairs
+        require(k <= n, self.name, f"k must be <= n = {n}, got {k}")
+        self._update = UpdateRule(p, n, self.dtype)
+        dtype = self.dtype
+        # FIFO of surrogates, columns [0, held) real, and their orthonormal basis U with
+        # surrogates = U R (R upper triangular, k > 1). Column-major, so each column is
+        # contiguous and LAPACK reads the buffers without a transposed copy.
+        self._surrogates = np.zeros((n, k), dtype, order="F")
+        self._basis = np.zeros((n, k), dtype, order="F")
+        self._spare = np.zeros((n, k), dtype, order="F")  # the next basis while it is formed
+        self._R = np.zeros((k, k), dtype)
         self._held = 0
+        # one iteration's buffers: normal draws, perturbations, their subspace part, the 2P
+        # points, the estimate
+        self._z = np.empty(pairs * (n + k), dtype)
+        self._eps = np.empty((pairs, n), dtype)
+        self._sub = np.empty((pairs, n), dtype)
+        self._points = np.empty((2 * pairs, n), dtype)
+        self._g = np.empty(n, dtype)
 
     @property
     def guided(self) -> bool:
         return self.params.alpha < 1
 
     def remember(self, surrogate: Array) -> None:
-        """Push a surrogate gradient into the FIFO (all-zero vectors are skipped)."""
-        if not surrogate.any():
+        """Push a surrogate gradient into the FIFO and update the basis (all-zero vectors are
+        skipped)."""
+        s = np.ascontiguousarray(surrogate, dtype=self.dtype)
+        norm = scaled_norm(s)
+        if norm == 0:
             return
-        k = self.params.k
-        if self._held < k:
-            self._surrogates[:, self._held] = surrogate
-            self._held += 1
-        else:
-            self._surrogates[:, :-1] = self._surrogates[:, 1:]  # drop the oldest, in place
-            self._surrogates[:, -1] = surrogate
+        G, k = self._surrogates, self.params.k
+        full = self._held == k
+        if full:
+            G[:, :-1] = G[:, 1:]  # drop the oldest, in place
+            self._held -= 1
+        G[:, self._held] = s
+        self._held += 1
+        if k == 1:  # the reduced QR of one column is that column normalised
+            np.divide(s, norm, out=self._basis[:, 0])
+            return
+        if not self._extend(s, norm, full):
+            self._refresh()
+
+    def _extend(self, s: Array, norm: float, drop: bool) -> bool:
+        """Update ``U`` and ``R`` for the FIFO's last change: the oldest column dropped (if
+        ``drop``), then ``s`` appended. False when ``s`` lies (nearly) in the span kept."""
+        j = self._held - 1  # columns kept before s
+        U, R = self._basis, self._R
+        if drop:
+            # U R[:, 1:] spans the kept surrogates; R[:, 1:] is Hessenberg, its small QR
+            # W T re-triangularises it, and U W is the new basis
+            W, T = scipy.linalg.qr(R[:, 1:], mode="economic", check_finite=False)
+            np.matmul(U, W, out=self._spare[:, :j])
+            self._basis, self._spare = self._spare, U
+            U = self._basis
+            R[:j, :j] = T
+            R[j, :] = 0
+        kept = U[:, :j]
+        r = kept.T @ s
+        v = s - kept @ r
+        r2 = kept.T @ v  # classical Gram-Schmidt twice: orthogonal to rounding
+        v -= kept @ r2
+        r += r2
+        rho = scaled_norm(v)
+        if not rho > 8 * np.finfo(self.dtype).eps * np.sqrt(self.x.size) * norm:
+            return False
+        np.divide(v, rho, out=U[:, j])
+        R[:j, j] = r
+        R[j, j] = rho
+        R[j, :j] = 0
+        return True
+
+    def _refresh(self) -> None:
+        """A fresh reduced QR of the surrogates held."""
+        h = self._held
+        Q, R = scipy.linalg.qr(self._surrogates[:, :h], mode="economic", check_finite=False)
+        self._basis[:, :h] = Q
+        self._R[:h, :h] = R
 
     def basis(self) -> Array:
         """Orthonormal basis ``U`` (n x k') of the surrogates held so far (k' may be 0)."""
-        held = self._surrogates[:, : self._held]
-        if self._held == 1:  # the reduced QR of one column is that column normalised
-            return held / np.linalg.norm(held)
-        # scipy's QR runs the same LAPACK Householder routines as numpy's (Q equal up to
-        # rounding: the block sizes may differ) without numpy's extra copies, which made the
-        # QR most of a step for tall buffers (about 4x slower at n = 10^4, k = 10).
-        return scipy.linalg.qr(held, mode="economic", check_finite=False)[0]
+        return self._basis[:, : self._held]
 
-    def sample(self, pairs: int) -> Array:
-        """Draw ``pairs`` perturbations (rows) from ``N(0, sigma^2 Sigma)``."""
-        p = self.params
-        n = self.x.size
-        U = self.basis() if self.guided else self._surrogates[:, :0]
+    def _subspace(self) -> Array:
+        return self.basis() if self.guided else self._basis[:, :0]
+
+    def draw(self, pairs: int, k_held: int, out: Array | None = None) -> Array:
+        """Standard normal draws for ``pairs`` perturbations with ``k_held`` subspace
+        directions: rows of ``n + k_held`` (``out``: a flat buffer to fill)."""
+        shape = (pairs, self.x.size + k_held)
+        if out is None:
+            return self.rng.standard_normal(shape, dtype=self.dtype)
+        z = out[: shape[0] * shape[1]].reshape(shape)
+        self.rng.standard_normal(dtype=self.dtype, out=z)
+        return z
+
+    def perturb(
+        self, z: Array, alpha: float, U: Array, out: Array | None = None, work: Array | None = None
+    ) -> Array:
+        """Perturbations ``sigma (sqrt(alpha / n) z_n + sqrt((1 - alpha) / k') U z_k)`` from
+        draws ``z`` (rows ``[z_n, z_k]``), into ``out`` (``work``: scratch of its shape)."""
+        n, sigma = self.x.size, self.params.sigma
         k_held = U.shape[1]
-        alpha = p.alpha if k_held else 1.0  # nothing to guide with yet: search isotropically
-        z = self.rng.standard_normal((pairs, n + k_held))
-        eps = (p.sigma * np.sqrt(alpha / n)) * z[:, :n]
+        eps = np.multiply(z[:, :n], float(sigma * np.sqrt(alpha / n)), out=out)
         if k_held:
-            eps += (p.sigma * np.sqrt((1 - alpha) / k_held)) * (z[:, n:] @ U.T)
+            sub = np.matmul(z[:, n:], U.T, out=work)
+            sub *= float(sigma * np.sqrt((1 - alpha) / k_held))
+            eps += sub
         return eps
 
-    def estimate(self, oracle: Oracle, eps: Array) -> Array:
-        """Antithetic gradient estimate from perturbations ``eps`` (2P evaluations, one batch)."""
-        p = self.params
-        values = oracle.loss(np.concatenate([self.x + eps, self.x - eps]))
+    def sample(self, pairs: int, out: Array | None = None) -> Array:
+        """Draw ``pairs`` perturbations (rows) from ``N(0, sigma^2 Sigma)`` (into ``out``)."""
+        U = self._subspace()
+        k_held = U.shape[1]
+        alpha = self.params.alpha if k_held else 1.0  # nothing to guide with yet: isotropic
+        buffered = out is not None and pairs == self.params.pairs
+        z = self.draw(pairs, k_held, self._z if buffered else None)
+        return self.perturb(z, alpha, U, out, self._sub if buffered else None)
+
+    def estimate(
+        self, oracle: Oracle, eps: Array, beta: float | None = None, out: Array | None = None
+    ) -> Array:
+        """Antithetic gradient estimate from perturbations ``eps`` (2P evaluations, one batch),
+        scaled by ``beta`` (the parameter by default), into ``out``."""
         pairs = len(eps)
-        diffs = values[:pairs] - values[pairs:]
-        return (p.beta / (2 * p.sigma**2 * pairs)) * (diffs @ eps)
+        diffs = self.differences(oracle, eps)
+        g = np.matmul(diffs, eps, out=out)
+        g *= (self.params.beta if beta is None else beta) / (2 * self.params.sigma**2 * pairs)
+        return g
+
+    def differences(self, oracle: Oracle, eps: Array) -> Array:
+        """``f(x + eps_i) - f(x - eps_i)`` for each row of ``eps``, from one batch of 2P."""
+        pairs = len(eps)
+        points = self._points if pairs == self.params.pairs else None
+        if points is None:
+            points = np.empty((2 * pairs, self.x.size), self.dtype)
+        np.add(self.x, eps, out=points[:pairs])
+        np.subtract(self.x, eps, out=points[pairs:])
+        values = oracle.loss(points)
+        diffs: Array = (values[:pairs] - values[pairs:]).astype(self.dtype, copy=False)
+        return diffs
 
     def step(self, oracle: Oracle) -> None:
         if self.guided:
             self.remember(oracle.surrogate_grad(self.x))
-        g = self.estimate(oracle, self.sample(self.params.pairs))
+        eps = self.sample(self.params.pairs, out=self._eps)
+        g = self.estimate(oracle, eps, out=self._g)
         self.x = self._update.apply(self.x, g)
 
 

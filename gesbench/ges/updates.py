@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from gesbench.core.params import Params, param
 from gesbench.core.problem import Array
@@ -47,28 +48,54 @@ UPDATE_DEFAULTS: Mapping[str, Any] = MappingProxyType(UpdateParams.default_value
 
 
 class UpdateRule:
-    """Stateful first-order step for one optimizer run (state starts at zero)."""
+    """Stateful first-order step for one optimizer run (state starts at zero).
 
-    def __init__(self, p: UpdateParams, dim: int) -> None:
+    The state and the scratch the step is formed in are preallocated (in ``dtype``), so a
+    step allocates only the new point; the direction handed in is never modified.
+    """
+
+    def __init__(self, p: UpdateParams, dim: int, dtype: DTypeLike = np.float64) -> None:
         self.rule = p.update
         self.lr = p.lr
         self.mu = p.momentum
         self.b1, self.b2, self.eps = p.adam_beta1, p.adam_beta2, p.adam_eps
         self.t = 0
-        self.m = np.zeros(dim)
-        self.v = np.zeros(dim)
+        self.m = np.zeros(dim, dtype)
+        self.v = np.zeros(dim, dtype)
+        self._step = np.empty(dim, dtype)
+        self._work = np.empty(dim, dtype)
 
     def apply(self, x: Array, g: Array) -> Array:
         """Return the new point after one step along the direction ``g``."""
+        step, work = self._step, self._work
         if self.rule == "sgd":
-            return x - self.lr * g
+            np.multiply(g, self.lr, out=step)
+            return x - step
         if self.rule in ("momentum", "nesterov"):
-            self.m = self.mu * self.m + g
-            step = self.m if self.rule == "momentum" else g + self.mu * self.m
-            return x - self.lr * step
+            m = self.m
+            m *= self.mu
+            m += g
+            if self.rule == "momentum":
+                np.multiply(m, self.lr, out=step)
+            else:  # g + mu m
+                np.multiply(m, self.mu, out=step)
+                step += g
+                step *= self.lr
+            return x - step
         self.t += 1
-        self.m = self.b1 * self.m + (1 - self.b1) * g
-        self.v = self.b2 * self.v + (1 - self.b2) * g * g
-        m_hat = self.m / (1 - self.b1**self.t)
-        v_hat = self.v / (1 - self.b2**self.t)
-        return x - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        m, v = self.m, self.v
+        m *= self.b1
+        np.multiply(g, 1 - self.b1, out=work)
+        m += work
+        v *= self.b2
+        np.multiply(g, 1 - self.b2, out=work)
+        work *= g
+        v += work
+        # x - lr m_hat / (sqrt(v_hat) + eps), in that order of operations
+        np.divide(v, 1 - self.b2**self.t, out=work)
+        np.sqrt(work, out=work)
+        work += self.eps
+        np.divide(m, 1 - self.b1**self.t, out=step)
+        step *= self.lr
+        step /= work
+        return x - step

@@ -70,7 +70,9 @@ def test_fixed_parameters_cannot_be_set(monkeypatch: pytest.MonkeyPatch) -> None
         iso(alpha=0.5)
     with pytest.raises(HyperparameterError, match="'k' is fixed"):
         iso.params_dict({"k": 2}, owner="tbl_iso")
-    assert set(iso.params_dict({})) == set(iso.defaults)
+    # every user-settable parameter, but dtype only once set away from float64 (trial ids)
+    assert set(iso.params_dict({})) == set(iso.defaults) - {"dtype"}
+    assert iso.params_dict({"dtype": "float32"})["dtype"] == "float32"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,71 @@
+"""Guided ES's ``dtype``: float64 by default and unchanged by the option, float32 end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gesbench import Budget, GuidedES, HyperparameterError
+from gesbench.core.optimizer import drive
+from gesbench.core.oracle import Oracle
+from gesbench.core.problem import FunctionProblem
+from gesbench.core.registry import optimizers
+from gesbench.ges.adaptive import GuidedESAuto
+
+N = 30
+TARGET = np.linspace(-1, 1, N)
+
+
+def f(X):
+    return np.sum((X - TARGET) ** 2, axis=1)
+
+
+def surrogate(x):
+    return 2 * (x - TARGET) + np.cos(np.arange(x.size)).astype(x.dtype)
+
+
+@pytest.mark.parametrize("name", ["guided_es", "vanilla_es", "guided_es_auto"])
+def test_dtype_is_a_declared_parameter_left_out_of_stored_params_at_its_default(name):
+    cls = optimizers.get(name)
+    assert cls.defaults["dtype"] == "float64"
+    assert "dtype" not in cls.params_dict({})  # so trial ids of float64 specs did not move
+    assert cls.params_dict({"dtype": "float32"})["dtype"] == "float32"
+    with pytest.raises(HyperparameterError, match="dtype must be one of float64, float32"):
+        cls(dtype="float16")
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_explicit_float64_is_the_default_bit_for_bit(k):
+    runs = [
+        GuidedES(rng=4, k=k, **extra).minimize(f, surrogate, np.zeros(N), 50, vectorized=True)
+        for extra in ({}, {"dtype": "float64"})
+    ]
+    np.testing.assert_array_equal(runs[0].x, runs[1].x)
+    assert runs[0].x.dtype == np.float64
+
+
+@pytest.mark.parametrize("cls", [GuidedES, GuidedESAuto])
+@pytest.mark.parametrize("update", ["sgd", "momentum", "adam"])
+def test_float32_runs_in_float32_throughout(cls, update):
+    """Every array of the iteration is float32, the loss receives float32 points and the
+    surrogate a float32 iterate; the run still makes progress."""
+    seen: list[np.dtype] = []
+
+    def loss(X):
+        seen.append(X.dtype)
+        return f(X)
+
+    def grad(x):
+        seen.append(x.dtype)
+        return surrogate(x)
+
+    opt = cls(rng=0, k=2, pairs=2, dtype="float32", update=update, lr=0.05)
+    problem = FunctionProblem(loss, grad, np.zeros(N), vectorized=True)
+    oracle = Oracle(problem, Budget("iterations", 200), np.random.default_rng(0))
+    opt.start(problem.x0)
+    drive(opt, oracle)
+    buffers = [opt.x, opt.basis(), opt._surrogates, opt._R, opt._z, opt._eps, opt._points]
+    buffers += [opt._g, opt._update.m, opt._update.v, opt.sample(3), opt.estimate(oracle, opt._eps)]
+    assert {a.dtype for a in buffers} == {np.dtype(np.float32)}
+    assert set(seen) == {np.dtype(np.float32)}
+    assert f(opt.x[None].astype(float))[0] < 0.1 * f(np.zeros((1, N)))[0]
