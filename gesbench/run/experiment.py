@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import os
+import sys
+import time
 import warnings
 from collections import Counter
-from contextlib import closing
+from collections.abc import Generator
 from dataclasses import asdict
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from gesbench.core.errors import SpecError
 from gesbench.core.registry import Registry, optimizers, problems
 from gesbench.ges.guided_es import GuidedES
-from gesbench.run.executors import DEFAULT_RETRIES, ExecutorOptions, execute
-from gesbench.run.progress import progress_bar
-from gesbench.run.tuning import forget_tuning, run_tuning
+from gesbench.run.executors import DEFAULT_RETRIES, ExecutorOptions, open_executor
+from gesbench.run.progress import duration, progress_bar
+from gesbench.run.tuning import Execute, forget_tuning, run_tuning, store_batches
 from gesbench.spec.experiment import DEFAULT_MAX_TRIALS, Experiment
 from gesbench.spec.filters import Selection
+from gesbench.spec.trial import TrialSpec
 from gesbench.store.database import ResultStore, run_lock
+from gesbench.store.record import TrialResult
 
 
 def physical_memory() -> int | None:
@@ -122,14 +125,20 @@ def run_experiment(
         at_once = 1 if chosen == "sequential" else workers
         check_memory(experiment, min(at_once, experiment.trial_count), physical_memory())
     trials = experiment.trials()
-    with run_lock(run_dir), ResultStore(run_dir, create=True) as store:
+    with (
+        run_lock(run_dir),
+        ResultStore(run_dir, create=True) as store,
+        open_executor(
+            executor, workers, scheduler=scheduler, timeout=trial_timeout, retries=retries
+        ) as pool,
+    ):
         store.set_meta("experiment", asdict(experiment))
         store.set_meta("trial_ids", [t.id for t in trials])
         store.set_meta("components", describe_components(experiment))
         stage, tuning_ids = "trials", []
+        clock = _Throughput()
+        run = clock.counting(pool.batches)
         if experiment.tuning is not None:  # the tuning stage first, then its selected settings
-            run = partial(execute, executor=executor, workers=workers, scheduler=scheduler)
-            run = partial(run, timeout=trial_timeout, retries=retries)
             tuned = run_tuning(experiment, store, run_dir, run, progress=progress, keep=keep)
             trials, tuning_ids, stage = tuned.evaluation, tuned.tuning_ids, "evaluation"
         else:
@@ -145,18 +154,10 @@ def run_experiment(
             unit="trial",
             disable=not progress,
         ) as bar:
-            results = execute(
-                todo,
-                executor,
-                workers,
-                scheduler=scheduler,
-                timeout=trial_timeout,
-                retries=retries,
-            )
-            with closing(results):  # on Ctrl-C, stop the workers before releasing the lock
-                for result in results:
-                    store.write(result)
-                    bar.update()
+            if todo:
+                store_batches(store, run(todo), bar)
+        if progress and clock.trials:
+            print(clock.line(), file=sys.stderr)
         if chosen_entries is not None and experiment.tuning is not None:
             tuning_ids = [
                 row["id"]
@@ -164,6 +165,31 @@ def run_experiment(
                 if chosen_entries.keeps_row(row["problem_label"], row["label"], "tuning")
             ]
         return store.status_counts([*tuning_ids, *(t.id for t in shown)])
+
+
+class _Throughput:
+    """Trials run and the time from the first being handed to the executor to the last
+    result, over every stage of a run."""
+
+    def __init__(self) -> None:
+        self.trials = 0
+        self.seconds = 0.0
+
+    def counting(self, batches: Execute) -> Execute:
+        def run(specs: list[TrialSpec]) -> Generator[list[TrialResult], None, None]:
+            start = time.perf_counter()
+            try:
+                for batch in batches(specs):
+                    self.trials += len(batch)
+                    yield batch
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        return run
+
+    def line(self) -> str:
+        rate = self.trials / self.seconds if self.seconds > 0 else float("inf")
+        return f"ran {self.trials} trial(s) in {duration(self.seconds)}: {rate:.3g} trials/s"
 
 
 def _describe(registry: Registry[Any], name: str) -> dict[str, Any]:

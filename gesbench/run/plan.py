@@ -177,7 +177,7 @@ class _Rates:
         return text
 
 
-def _nothing(trials: list[TrialSpec]) -> Generator[TrialResult, None, None]:
+def _nothing(trials: list[TrialSpec]) -> Generator[list[TrialResult], None, None]:
     """An executor that runs nothing."""
     yield from ()
 

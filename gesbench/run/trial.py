@@ -45,6 +45,16 @@ def blas_pinned() -> Iterator[None]:
         limits.restore_original_limits()
 
 
+def pin_blas_threads() -> None:
+    """Hold BLAS at one thread for the rest of this process's life: for worker processes, which
+    run nothing but trials. (Call it from the thread that runs the trials: an OpenMP BLAS
+    keeps its thread count per thread.)"""
+    global _pinned
+    if not _pinned:
+        threadpool_limits(limits=1)
+        _pinned = True
+
+
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
     """BLAS at one thread for the block (nothing to do where :func:`blas_pinned` holds it)."""

@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from gesbench.core.budget import Budget
-from gesbench.run.progress import progress_bar
+from gesbench.run.progress import Progress, progress_bar
 from gesbench.run.selection import edges as edge_of
 from gesbench.run.selection import rank_configurations, score_trials, ties
 from gesbench.spec.experiment import Entry, Experiment
@@ -50,8 +50,9 @@ from gesbench.store.database import ResultStore
 from gesbench.store.reader import load_results
 from gesbench.store.record import TrialResult
 
-Execute = Callable[[list[TrialSpec]], Generator[TrialResult, None, None]]
-"""Runs trials and yields each result as it finishes (an executor with its options bound)."""
+Execute = Callable[[list[TrialSpec]], Generator[list[TrialResult], None, None]]
+"""Runs trials and yields their results in lists, each of those that finished together (an
+open executor's ``batches``)."""
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,22 @@ def run_stage(
         disable=not progress,
     ) as bar:
         if todo:
-            results = execute(todo)
-            with closing(results):  # on Ctrl-C, stop the workers before returning
-                for result in results:
-                    store.write(result)
-                    bar.update()
+            store_batches(store, execute(todo), bar)
     return unique
+
+
+def store_batches(
+    store: ResultStore, batches: Generator[list[TrialResult], None, None], bar: Progress
+) -> int:
+    """Write each batch of results into ``store`` in one transaction as it comes (a batch is
+    what finished together: nothing waits to fill one); returns how many were written."""
+    written = 0
+    with closing(batches):  # on Ctrl-C, stop the workers before returning
+        for batch in batches:
+            store.write_many(batch)
+            written += len(batch)
+            bar.update(len(batch))
+    return written
 
 
 def _number(value: float) -> float | None:

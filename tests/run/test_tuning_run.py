@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import ClassVar
 
 import numpy as np
@@ -124,22 +125,32 @@ def test_same_selection_and_numbers_on_the_process_pool(tmp_path, reference):
     pd.testing.assert_frame_equal(numbers(tmp_path), numbers(reference), check_exact=True)
 
 
-def interrupting(after: int, real=run_module.execute):
-    """An ``execute`` that yields ``after`` results, then raises KeyboardInterrupt (Ctrl-C)."""
+def interrupting(after: int, real=run_module.open_executor):
+    """An ``open_executor`` whose session yields ``after`` results, then raises
+    KeyboardInterrupt (Ctrl-C)."""
     state = {"left": after}
 
-    def execute(*args, **kwargs):
-        results = real(*args, **kwargs)
-        try:
-            for result in results:
-                if state["left"] == 0:
-                    raise KeyboardInterrupt
-                state["left"] -= 1
-                yield result
-        finally:
-            results.close()
+    @contextmanager
+    def open_executor(*args, **kwargs):
+        with real(*args, **kwargs) as session:
+            real_batches = session.batches
 
-    return execute
+            def batches(specs):
+                results = real_batches(specs)
+                try:
+                    for batch in results:
+                        for result in batch:
+                            if state["left"] == 0:
+                                raise KeyboardInterrupt
+                            state["left"] -= 1
+                            yield [result]
+                finally:
+                    results.close()
+
+            session.batches = batches
+            yield session
+
+    return open_executor
 
 
 @pytest.mark.parametrize("after", [7, 20])  # in the tuning stage; in the evaluation stage
@@ -148,7 +159,7 @@ def test_resume_after_an_interruption_gives_the_same_selection_and_numbers(
 ):
     experiment = parse_experiment(tuned_spec())
     with monkeypatch.context() as patch:
-        patch.setattr(run_module, "execute", interrupting(after))
+        patch.setattr(run_module, "open_executor", interrupting(after))
         with pytest.raises(KeyboardInterrupt):
             run_experiment(experiment, tmp_path, progress=False)
     stored = load_results(tmp_path, all_trials=True).trials

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from typing import Any
@@ -13,6 +14,7 @@ from gesbench.core.errors import GesbenchError
 from gesbench.run.executors.options import ExecutorOptions, kill_grace
 from gesbench.run.executors.signals import sigint_deferred, spawned_ignoring_sigint
 from gesbench.run.executors.timed import died, failed_result, run_timed
+from gesbench.run.trial import pin_blas_threads
 from gesbench.spec.trial import TrialSpec
 from gesbench.store.record import TrialResult
 
@@ -20,11 +22,18 @@ START_TOPIC = "gesbench-trial-start"
 """Dask event topic on which each trial announces where and that it started (with a limit)."""
 POLL = 0.25
 """Seconds between checks for trials past their limit."""
+IN_FLIGHT = 8
+"""Tasks submitted ahead per worker thread: enough that no worker waits for the driver, few
+enough that a run of many trials does not wait for all of them to be submitted."""
 
 
-def _task(spec: TrialSpec, timeout: float | None) -> TrialResult:
+def _task(spec: TrialSpec, timeout: float | None, pin: bool = False) -> TrialResult:
     """What runs on a Dask worker: the trial under its time limit, announced first when there
-    is one, so the driver knows which worker to restart if the trial gets stuck."""
+    is one, so the driver knows which worker to restart if the trial gets stuck. With ``pin``
+    (the single-threaded workers of a local cluster gesbench started) BLAS is held at one
+    thread for the worker's life instead of for each trial."""
+    if pin:
+        pin_blas_threads()
     if timeout is not None:
         try:
             from distributed import get_worker
@@ -62,36 +71,45 @@ def _quiet_shutdown() -> Iterator[None]:
         raise
 
 
-def run(specs: Sequence[TrialSpec], options: ExecutorOptions) -> Generator[TrialResult, None, None]:
+class Session:
     """Trials as tasks on a Dask cluster: an existing scheduler, or a local cluster of
-    ``workers`` single-threaded worker processes.
+    ``workers`` single-threaded worker processes, started with the first trials and kept until
+    :meth:`close`.
 
     Only the spec travels to a worker and only the result travels back; results stream back
-    with ``distributed.as_completed`` in the order they finish. When a worker dies mid-task the
-    scheduler moves its task to another worker; after ``retries`` such moves (a local
-    cluster's ``distributed.scheduler.allowed-failures``; an existing scheduler keeps its own
-    setting) the trial is recorded as failed.
+    with ``distributed.as_completed`` in the order they finish, and tasks are submitted a few
+    per worker thread ahead (:data:`IN_FLIGHT`), more as each finishes. When a worker dies
+    mid-task the scheduler moves its task to another worker; after ``retries`` such moves (a
+    local cluster's ``distributed.scheduler.allowed-failures``; an existing scheduler keeps its
+    own setting) the trial is recorded as failed.
 
     With a time limit, a trial still running ``kill_grace(timeout)`` seconds past it (stuck in
     native code: the limit reaches a worker thread only at its next Python bytecode) is
     cancelled and its worker restarted through the client (``Client.restart_workers``, which
     needs a nanny: a local cluster has one); it is recorded as failed with ``TrialTimeout``.
     """
-    workers, scheduler, timeout, retries = (
-        options.workers,
-        options.scheduler,
-        options.timeout,
-        options.retries,
-    )
-    try:
-        import dask.config
-        from distributed import Client, LocalCluster, as_completed
-        from distributed.scheduler import KilledWorker
-    except ImportError:
-        raise GesbenchError(
-            "the dask executor needs dask.distributed: pip install 'gesbench[dask]'"
-        ) from None
-    with ExitStack() as stack:
+
+    def __init__(self, options: ExecutorOptions) -> None:
+        self.options = options
+        self.stack = ExitStack()
+        self.client: Any = None
+        self.local = options.scheduler is None
+        self.threads = 1
+
+    def _start(self) -> None:
+        workers, scheduler, retries = (
+            self.options.workers,
+            self.options.scheduler,
+            self.options.retries,
+        )
+        try:
+            import dask.config
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise GesbenchError(
+                "the dask executor needs dask.distributed: pip install 'gesbench[dask]'"
+            ) from None
+        stack = self.stack
         if scheduler is None:
             stack.enter_context(
                 dask.config.set({"distributed.scheduler.allowed-failures": retries})
@@ -124,18 +142,41 @@ def run(specs: Sequence[TrialSpec], options: ExecutorOptions) -> Generator[Trial
                 raise GesbenchError(
                     f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}"
                 ) from None
-        if any(w.get("nthreads", 1) > 1 for w in client.scheduler_info()["workers"].values()):
+        threads = [w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()]
+        if any(n > 1 for n in threads):
             warnings.warn(
                 "some Dask workers run several threads: trials sharing a process cannot each "
                 "hold BLAS to one thread, so results may differ from a sequential run in the "
                 "last bits; start workers with --nthreads 1",
-                stacklevel=2,
+                stacklevel=3,
             )
-        futures: dict[Any, TrialSpec] = {
-            client.submit(_task, spec, timeout, key=f"gesbench-trial-{spec.id}", pure=False): spec
-            for spec in specs
-        }
-        by_id = {spec.id: future for future, spec in futures.items()}
+        self.threads = max(1, sum(threads))
+        self.client = client
+
+    def batches(self, specs: Sequence[TrialSpec]) -> Generator[list[TrialResult], None, None]:
+        """Run ``specs`` as tasks; yield their results in lists, each of those that came in
+        together, as they come."""
+        if not specs:
+            return
+        if self.client is None:
+            self._start()
+        from distributed import as_completed
+        from distributed.scheduler import KilledWorker
+
+        client, timeout, retries = self.client, self.options.timeout, self.options.retries
+        waiting = deque(specs)
+        futures: dict[Any, TrialSpec] = {}
+        by_id: dict[str, Any] = {}
+        completed = as_completed()
+
+        def submit(count: int) -> None:
+            for _ in range(min(count, len(waiting))):
+                spec = waiting.popleft()
+                key = f"gesbench-trial-{spec.id}"
+                future = client.submit(_task, spec, timeout, self.local, key=key, pure=False)
+                futures[future], by_id[spec.id] = spec, future
+                completed.add(future)
+
         grace = kill_grace(timeout) if timeout is not None else 0.0
         started: dict[str, tuple[str, float]] = {}  # trial id -> (worker, when it started)
 
@@ -167,28 +208,35 @@ def run(specs: Sequence[TrialSpec], options: ExecutorOptions) -> Generator[Trial
             finally:
                 future.release()
 
-        completed = as_completed(futures)
+        submit(IN_FLIGHT * self.threads)
         try:
             while futures:
-                batch = completed.next_batch(block=timeout is None)
-                for future in batch:
-                    if future in futures:  # not already recorded as stuck
-                        yield outcome(future, futures.pop(future))
-                if timeout is None or batch:
-                    continue
-                for future, worker in stuck(timeout + grace):
-                    spec = futures.pop(future)
-                    client.cancel([future])
-                    try:
-                        client.restart_workers([worker])
-                        note = None
-                    except Exception as exc:
-                        note = f"{worker}: {type(exc).__name__}: {exc}"
-                    yield failed_result(spec, _stuck(timeout, grace, note))
-                time.sleep(POLL)
+                ready = completed.next_batch(block=timeout is None)
+                batch = [
+                    outcome(future, futures.pop(future)) for future in ready if future in futures
+                ]  # (not those already recorded as stuck)
+                if timeout is not None and not ready:
+                    for future, worker in stuck(timeout + grace):
+                        spec = futures.pop(future)
+                        client.cancel([future])
+                        try:
+                            client.restart_workers([worker])
+                            note = None
+                        except Exception as exc:
+                            note = f"{worker}: {type(exc).__name__}: {exc}"
+                        batch.append(failed_result(spec, _stuck(timeout, grace, note)))
+                submit(len(batch))
+                if batch:
+                    yield batch
+                elif timeout is not None:
+                    time.sleep(POLL)
         finally:
             if timeout is not None:
                 with suppress(Exception):  # the client may be closing under a Ctrl-C
                     client.unsubscribe_topic(START_TOPIC)
             if futures:
                 client.cancel(list(futures))
+
+    def close(self) -> None:
+        self.client = None
+        self.stack.close()

@@ -1,12 +1,19 @@
 """A local pool of worker processes owned by the driver ('spawn' start method: no inherited
 state, same on every OS).
 
-Each worker runs one trial at a time, received over its own pipe, so the driver always knows
-which trial each process runs and since when. That makes every fault attributable: a worker
-that dies charges a death to its own trial only (retried on a fresh worker, then recorded as
-failed), and a trial that overruns its time limit by more than a grace period, because it is
-stuck where Python's own time limit cannot reach (native code that never returns), has its
-worker killed and replaced, and is recorded as failed with ``TrialTimeout``.
+The workers start when the first trials are handed to the pool and stay warm until the run
+ends (tuning rungs and the evaluation stage share them), each holding BLAS at one thread for
+its whole life. Each worker runs one trial at a time, in the order the driver sent them over
+its own pipe, and sends each result back as it finishes, so the driver always knows which trial
+each process runs (the first it has not reported) and since when (the previous report). So
+that a worker never waits for the driver between small trials, it is sent a few trials at a
+time and more before it runs out (:func:`chunk_size`).
+
+That keeps every fault attributable: a worker that dies charges a death to the trial it was
+running only (retried on a fresh worker, then recorded as failed; the trials queued behind it
+go back to the queue uncharged), and a trial that overruns its time limit by more than a grace
+period, because it is stuck where Python's own time limit cannot reach (native code that never
+returns), has its worker killed and replaced, and is recorded as failed with ``TrialTimeout``.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Generator, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -32,9 +39,12 @@ from gesbench.run.executors.options import ExecutorOptions, kill_grace
 from gesbench.run.executors.signals import sigint_ignored
 from gesbench.run.executors.timed import died, failed_result, run_timed
 from gesbench.run.provenance import provenance
+from gesbench.run.trial import pin_blas_threads
 from gesbench.spec.trial import TrialSpec
 from gesbench.store.record import TrialResult
 
+MAX_CHUNK = 16
+"""Most trials sent to a worker at once."""
 STARTUP_FAILURES = 3
 """Worker processes that may die before they are ready, in a row, before the run gives up
 (gesbench or a plugin cannot be imported there)."""
@@ -66,21 +76,33 @@ def _worker_init(parent: int) -> None:
         threading.Thread(target=watch, daemon=True).start()
 
 
+def chunk_size(queued: int, workers: int) -> int:
+    """Trials to send a worker at once: a quarter of its share of the queue, between 1 and
+    :data:`MAX_CHUNK` (large early, so small trials do not wait for the driver; single at the
+    end, so that the workers finish together)."""
+    return max(1, min(MAX_CHUNK, queued // (4 * workers)))
+
+
 def _worker_main(conn: Connection, parent: int) -> None:
-    """A worker's life: say it is ready, then run each trial it is sent and send the result
-    back, until told to stop (None) or the driver goes away."""
+    """A worker's life: say it is ready, then run the trials it is sent in order and send each
+    result back, until told to stop (None) or the driver goes away."""
     _worker_init(parent)
     provenance()  # computed before the first trial's clock starts
+    pin_blas_threads()
     conn.send(("ready", os.getpid()))
+    pending: deque[TrialSpec] = deque()
+    timeout: float | None = None
     while True:
         try:
-            message = conn.recv()
+            while not pending or conn.poll():  # wait for work; take what has come
+                message = conn.recv()
+                if message is None:
+                    return
+                specs, timeout = message
+                pending.extend(specs)
         except (EOFError, OSError):
             return
-        if message is None:
-            return
-        spec, timeout = message
-        result = run_timed(spec, timeout)
+        result = run_timed(pending.popleft(), timeout)
         try:
             conn.send(("result", result))
         except (EOFError, OSError):
@@ -91,17 +113,22 @@ def _worker_main(conn: Connection, parent: int) -> None:
 
 @dataclass
 class _Worker:
-    """One worker process as the driver sees it: its pipe, and the trial it runs, if any."""
+    """One worker process as the driver sees it: its pipe, the trials sent to it and not yet
+    reported (it runs the first), and since when it runs that one."""
 
     process: BaseProcess
     conn: Connection
     ready: bool = False
-    spec: TrialSpec | None = None
-    sent_at: float = 0.0
+    sent: deque[TrialSpec] = field(default_factory=deque)
+    since: float = 0.0
+
+    @property
+    def running(self) -> TrialSpec | None:
+        return self.sent[0] if self.sent else None
 
     def stop(self, wait_for: float = 0.0) -> None:
         """Ask an idle worker to exit (waiting up to ``wait_for`` s), then kill it if needed."""
-        if self.process.is_alive() and wait_for > 0 and self.spec is None:
+        if self.process.is_alive() and wait_for > 0 and not self.sent:
             with suppress(OSError):
                 self.conn.send(None)
             self.process.join(wait_for)
@@ -128,91 +155,117 @@ def _hard_timeout(timeout: float, grace: float) -> str:
     )
 
 
-def run(specs: Sequence[TrialSpec], options: ExecutorOptions) -> Generator[TrialResult, None, None]:
-    """Run ``specs`` on ``options.workers`` worker processes; yield each result as it comes.
+class Session:
+    """A pool of ``options.workers`` worker processes, started with the first trials and kept
+    until :meth:`close`."""
 
-    A worker that dies mid-trial (killed, out of memory, crashed in native code) is replaced
-    and its trial run again, up to ``options.retries`` times, then recorded as failed
-    (``WorkerDied``); other trials are not affected. With a time limit, a trial still running
-    ``kill_grace(timeout)`` seconds past it has its worker killed and replaced, and is recorded
-    as failed (``TrialTimeout``). Ctrl-C, or the consumer closing this generator, kills the
-    workers at once.
-    """
-    timeout, retries = options.timeout, options.retries
-    grace = kill_grace(timeout) if timeout is not None else 0.0
-    context = multiprocessing.get_context("spawn")
-    queue: deque[TrialSpec] = deque(specs)
-    deaths: Counter[str] = Counter()
-    startup_failures = 0
-    pool: list[_Worker] = []
-    finished = False
-    try:
-        while queue or any(w.spec is not None for w in pool):
-            busy = sum(w.spec is not None for w in pool)
-            while len(pool) < min(options.workers, busy + len(queue)):
-                pool.append(_start_worker(context))
-            for worker in pool:
-                if worker.ready and worker.spec is None and queue:
-                    spec = queue.popleft()
+    def __init__(self, options: ExecutorOptions) -> None:
+        self.options = options
+        self.context = multiprocessing.get_context("spawn")
+        self.pool: list[_Worker] = []
+        self.startup_failures = 0
+
+    def batches(self, specs: Sequence[TrialSpec]) -> Generator[list[TrialResult], None, None]:
+        """Run ``specs``; yield their results in lists, each of the results that came in
+        together, as they come.
+
+        A worker that dies mid-trial (killed, out of memory, crashed in native code) is
+        replaced and its trial run again, up to ``options.retries`` times, then recorded as
+        failed (``WorkerDied``); other trials are not affected. With a time limit, a trial still
+        running ``kill_grace(timeout)`` seconds past it has its worker killed and replaced, and
+        is recorded as failed (``TrialTimeout``). Ctrl-C, or the consumer closing this generator
+        before the end, kills the workers at once.
+        """
+        finished = False
+        try:
+            yield from self._batches(specs)
+            finished = True
+        finally:
+            if not finished:  # workers busy with trials nobody waits for: stop them now
+                self.close(wait=False)
+
+    def _batches(self, specs: Sequence[TrialSpec]) -> Generator[list[TrialResult], None, None]:
+        workers, timeout, retries = self.options.workers, self.options.timeout, self.options.retries
+        grace = kill_grace(timeout) if timeout is not None else 0.0
+        pool = self.pool
+        queue: deque[TrialSpec] = deque(specs)
+        deaths: Counter[str] = Counter()
+        while queue or any(w.sent for w in pool):
+            busy = sum(1 for w in pool if w.sent)
+            while len(pool) < min(workers, busy + len(queue)):
+                pool.append(_start_worker(self.context))
+            for worker in pool:  # top up every worker that would otherwise run out
+                if worker.ready and len(worker.sent) <= 1 and queue:
+                    size = chunk_size(len(queue), workers)
+                    chunk = [queue.popleft() for _ in range(min(size, len(queue)))]
                     try:
-                        worker.conn.send((spec, timeout))
-                    except OSError:  # it died since it said it was ready: not this trial's doing
-                        queue.appendleft(spec)
+                        worker.conn.send((chunk, timeout))
+                    except OSError:  # it died since it said it was ready: not these trials' doing
+                        queue.extendleft(reversed(chunk))
                         continue
-                    worker.spec, worker.sent_at = spec, time.monotonic()
+                    if not worker.sent:
+                        worker.since = time.monotonic()
+                    worker.sent.extend(chunk)
             wait_for = None
-            if timeout is not None and any(w.spec is not None for w in pool):
-                due = min(w.sent_at for w in pool if w.spec is not None) + timeout + grace
+            if timeout is not None and any(w.sent for w in pool):
+                due = min(w.since for w in pool if w.sent) + timeout + grace
                 wait_for = max(0.0, due - time.monotonic())
             wait([w.conn for w in pool] + [w.process.sentinel for w in pool], wait_for)
 
+            batch: list[TrialResult] = []
             for worker in list(pool):
-                result: TrialResult | None = None
                 gone = False
                 try:
                     while worker.conn.poll():
                         kind, payload = worker.conn.recv()
                         if kind == "ready":
                             worker.ready = True
-                            startup_failures = 0
-                        elif worker.spec is not None:
-                            spec, worker.spec = worker.spec, None
-                            result = payload if kind == "result" else failed_result(spec, payload)
-                            break
+                            self.startup_failures = 0
+                        elif worker.sent:
+                            spec = worker.sent.popleft()
+                            worker.since = time.monotonic()  # the next one starts now
+                            batch.append(
+                                payload if kind == "result" else failed_result(spec, payload)
+                            )
                 except (EOFError, OSError):
                     gone = True
-                if result is not None:
-                    yield result
-                    continue
                 if gone or not worker.process.is_alive():
                     pool.remove(worker)
                     worker.stop()
-                    if worker.spec is None:
+                    if not worker.sent:
                         if not worker.ready:
-                            startup_failures += 1
-                            if startup_failures >= STARTUP_FAILURES:
+                            self.startup_failures += 1
+                            if self.startup_failures >= STARTUP_FAILURES:
                                 raise GesbenchError(
-                                    f"{startup_failures} worker processes in a row died while "
-                                    f"starting (exit code {worker.process.exitcode}); check that "
-                                    "gesbench and its plugins import in a fresh interpreter"
+                                    f"{self.startup_failures} worker processes in a row died "
+                                    f"while starting (exit code {worker.process.exitcode}); "
+                                    "check that gesbench and its plugins import in a fresh "
+                                    "interpreter"
                                 )
                         continue
-                    spec = worker.spec
+                    spec = worker.sent.popleft()  # the trial it was running
+                    queue.extendleft(reversed(worker.sent))  # queued behind it: uncharged
                     deaths[spec.id] += 1
                     if deaths[spec.id] <= retries:
                         queue.appendleft(spec)
                         continue
-                    yield failed_result(spec, died(deaths[spec.id]))
+                    batch.append(failed_result(spec, died(deaths[spec.id])))
                 elif (
                     timeout is not None
-                    and worker.spec is not None
-                    and time.monotonic() > worker.sent_at + timeout + grace
+                    and worker.sent
+                    and time.monotonic() > worker.since + timeout + grace
                 ):
                     pool.remove(worker)
-                    spec = worker.spec
+                    spec = worker.sent.popleft()
+                    queue.extendleft(reversed(worker.sent))
+                    worker.sent.clear()
                     worker.stop()
-                    yield failed_result(spec, _hard_timeout(timeout, grace))
-        finished = True
-    finally:
+                    batch.append(failed_result(spec, _hard_timeout(timeout, grace)))
+            if batch:
+                yield batch
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers (idle ones are asked to exit, given a few seconds)."""
+        pool, self.pool = self.pool, []
         for worker in pool:
-            worker.stop(wait_for=5.0 if finished else 0.0)
+            worker.stop(wait_for=5.0 if wait else 0.0)

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
+from contextlib import ExitStack
 
 from gesbench.run.executors.options import ExecutorOptions
 from gesbench.run.executors.timed import run_timed
+from gesbench.run.trial import blas_pinned
 from gesbench.spec.trial import TrialSpec
 from gesbench.store.record import TrialResult
 
 
-def run(specs: Sequence[TrialSpec], options: ExecutorOptions) -> Generator[TrialResult, None, None]:
-    for spec in specs:
-        yield run_timed(spec, options.timeout)
+class Session:
+    """Runs trials in the calling process, with BLAS held at one thread from the first trial
+    until :meth:`close` (the limits before are then restored)."""
+
+    def __init__(self, options: ExecutorOptions) -> None:
+        self.options = options
+        self._held = ExitStack()
+
+    def batches(self, specs: Sequence[TrialSpec]) -> Generator[list[TrialResult], None, None]:
+        """Run ``specs`` one by one; yield each result alone, as it finishes."""
+        if specs:
+            self._held.enter_context(blas_pinned())
+        for spec in specs:
+            yield [run_timed(spec, self.options.timeout)]
+
+    def close(self) -> None:
+        self._held.close()
