@@ -221,7 +221,10 @@ class GuidedES(Optimizer):
         k_held = U.shape[1]
         eps = np.multiply(z[:, :n], float(sigma * np.sqrt(alpha / n)), out=out)
         if k_held:
-            sub = np.matmul(z[:, n:], U.T, out=work)
+            # for k' = 1 the product is an outer product: the same numbers, without matmul's
+            # overhead
+            product = np.multiply if k_held == 1 else np.matmul
+            sub = product(z[:, n:], U.T, out=work)
             sub *= float(sigma * np.sqrt((1 - alpha) / k_held))
             eps += sub
         return eps
