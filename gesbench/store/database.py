@@ -422,9 +422,9 @@ class ResultStore:
 
     @staticmethod
     def _trace_rows(trial_id: str, result: TrialResult) -> list[tuple[object, ...]]:
-        trace = np.column_stack([result.trace[c] for c in TRACE_COLUMNS]).astype(object)
-        trace[np.isnan(trace.astype(float))] = None  # NaN is stored as NULL
-        return [(trial_id, *row) for row in trace.tolist()]
+        # Plain floats; SQLite itself stores a NaN as NULL.
+        columns = [np.asarray(result.trace[c], dtype=float).tolist() for c in TRACE_COLUMNS]
+        return [(trial_id, *row) for row in zip(*columns, strict=True)]
 
 
 INSERT_TRIAL = (
