@@ -13,6 +13,13 @@ from numpy.typing import DTypeLike
 from gesbench.core.params import Params, dtype_param, param
 from gesbench.core.problem import Array, Problem, frozen
 
+_SYMV = {
+    np.dtype(np.float64): scipy.linalg.blas.dsymv,
+    np.dtype(np.float32): scipy.linalg.blas.ssymv,
+}
+"""BLAS's symmetric matrix-vector product by precision (looked up per call, not kept on the
+instance: an instance must deep-copy, and the Fortran routines do not)."""
+
 
 def random_unit(rng: np.random.Generator, shape: tuple[int, ...]) -> Array:
     """Directions uniform on the sphere, along the last axis."""
@@ -70,8 +77,8 @@ class PerturbedQuadratic(Problem):
         self.b = frozen(rng.standard_normal(m))
         self.bias_direction = frozen(random_unit(rng, (n,)))
         self.x0 = frozen(np.zeros(n))
-        # A'A is exactly symmetric (numpy computes it with syrk), so the transposed view is H
-        # itself, laid out as the Fortran BLAS wants it.
+        # A'A is exactly symmetric (numpy computes it with syrk), so H.T is H itself, laid out
+        # as the Fortran BLAS wants it.
         self.H = frozen(self.A.T @ self.A / m)
         self.c = frozen(self.A.T @ self.b / m)
         self._offset = float(self.b @ self.b) / (2 * m)
@@ -81,13 +88,12 @@ class PerturbedQuadratic(Problem):
         self._compute_in(self.params.dtype)
 
     def _compute_in(self, dtype: DTypeLike) -> None:
-        """Compute in ``dtype`` from here on (``H``, ``c`` and the bias term cast once)."""
+        """Compute in ``dtype`` from here on (``H``, ``c`` and the bias term cast once, read-only
+        like the rest of the instance's data)."""
         self.dtype = dtype = np.dtype(dtype)
-        self._H = self.H.astype(dtype, copy=False)
-        self._HF = self._H.T  # Fortran-ordered view of the symmetric H: no copy in symv
-        self._c = self.c.astype(dtype, copy=False)
-        self._bias_term = (self.params.bias * self.bias_direction).astype(dtype)
-        self._symv = scipy.linalg.blas.get_blas_funcs("symv", dtype=dtype)
+        self._H = _read_only(self.H.astype(dtype, copy=False))
+        self._c = _read_only(self.c.astype(dtype, copy=False))
+        self._bias_term = _read_only((self.params.bias * self.bias_direction).astype(dtype))
 
     @classmethod
     def memory_estimate(cls, params: Mapping[str, Any]) -> int:
@@ -100,9 +106,10 @@ class PerturbedQuadratic(Problem):
         """``X @ H`` (rows of ``X`` times the symmetric ``H``)."""
         if len(X) > self.SYMV_ROWS:
             return X @ self._H
+        symv, HF = _SYMV[self.dtype], self._H.T  # H is symmetric: H.T is H in Fortran order
         HX = np.empty_like(X)
         for row, out in zip(X, HX, strict=True):
-            self._symv(1.0, self._HF, row, y=out, overwrite_y=1)
+            symv(1.0, HF, row, y=out, overwrite_y=1)
         return HX
 
     def loss(self, X: Array) -> Array:
@@ -115,7 +122,7 @@ class PerturbedQuadratic(Problem):
 
     def _gradient(self, x: Array) -> Array:
         x = np.asarray(x, dtype=self.dtype)
-        grad = self._symv(1.0, self._HF, x)
+        grad: Array = _SYMV[self.dtype](1.0, self._H.T, x)
         grad -= self._c
         return grad
 
@@ -136,3 +143,8 @@ class PerturbedQuadratic(Problem):
         v *= np.linalg.norm(grad)
         v += grad
         return v, grad
+
+
+def _read_only(array: Array) -> Array:
+    array.flags.writeable = False
+    return array

@@ -140,3 +140,18 @@ def test_float32_keeps_the_papers_ordering():
             final[label] = problem.loss(optimizer.x[None])[0] - problem.f_star
         assert final["Guided ES"] < final["vanilla ES"] < final["gradient descent"], final
         assert final["Guided ES"] < 0.5 * final["vanilla ES"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_an_instance_deep_copies_with_its_arrays_read_only(dtype):
+    """The harness hands each trial a deep copy of a kept instance, sharing the read-only
+    arrays that own their data: so nothing on the instance may be a Fortran routine (which
+    does not copy) or a view."""
+    import copy
+
+    p = PerturbedQuadratic(np.random.default_rng(1), n=20, m=40, dtype=dtype)
+    arrays = {k: v for k, v in vars(p).items() if isinstance(v, np.ndarray)}
+    assert all(not v.flags.writeable and v.base is None for v in arrays.values())
+    q = copy.deepcopy(p)
+    X = np.random.default_rng(2).standard_normal((2, 20))
+    np.testing.assert_array_equal(q.loss(X), p.loss(X))
