@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike
 
 from gesbench.core.budget import Budget
 from gesbench.core.errors import BudgetExhausted, Diverged, GesbenchError
-from gesbench.core.oracle import Oracle
+from gesbench.core.oracle import Oracle, all_finite
 from gesbench.core.params import Configurable, Params
 from gesbench.core.problem import Array
 
@@ -217,7 +217,7 @@ def drive(
             message = diverged()
             if message is not None:  # raised by the oracle, but the step caught it
                 raise Diverged(message)
-            if not np.isfinite(optimizer.x).all():
+            if not all_finite(optimizer.x):
                 raise Diverged(f"non-finite iterate at iteration {oracle.iterations}")
             if after_iteration is not None:
                 after_iteration()
