@@ -96,8 +96,10 @@ def _worker_main(conn: Connection, parent: int) -> None:
         try:
             while not pending or conn.poll():  # wait for work; take what has come
                 message = conn.recv()
-                if message is None:
-                    return
+                if message is None:  # done: nothing to tear down, every result is sent
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os._exit(0)
                 specs, timeout = message
                 pending.extend(specs)
         except (EOFError, OSError):
@@ -126,12 +128,8 @@ class _Worker:
     def running(self) -> TrialSpec | None:
         return self.sent[0] if self.sent else None
 
-    def stop(self, wait_for: float = 0.0) -> None:
-        """Ask an idle worker to exit (waiting up to ``wait_for`` s), then kill it if needed."""
-        if self.process.is_alive() and wait_for > 0 and not self.sent:
-            with suppress(OSError):
-                self.conn.send(None)
-            self.process.join(wait_for)
+    def stop(self) -> None:
+        """Kill the worker unless it has exited, and release it."""
         if self.process.is_alive():
             self.process.kill()
         self.process.join()
@@ -265,7 +263,15 @@ class Session:
                 yield batch
 
     def close(self, wait: bool = True) -> None:
-        """Stop the workers (idle ones are asked to exit, given a few seconds)."""
+        """Stop the workers: idle ones are asked to exit, all at once, and given a few seconds;
+        the others are killed."""
         pool, self.pool = self.pool, []
         for worker in pool:
-            worker.stop(wait_for=5.0 if wait else 0.0)
+            if wait and not worker.sent:
+                with suppress(OSError):
+                    worker.conn.send(None)
+        deadline = time.monotonic() + 5.0
+        for worker in pool:
+            if wait and not worker.sent:
+                worker.process.join(max(0.0, deadline - time.monotonic()))
+            worker.stop()
