@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from gesbench.core.params import Params, invalid, param
-from gesbench.core.problem import Array, Problem, frozen
+from gesbench.core.params import Params, dtype_param, invalid, param
+from gesbench.core.problem import Array, Problem
 
-from .perturbed_quadratic import random_unit
+from .perturbed_quadratic import frozen_as, random_unit
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class BiasedQuadraticParams(Params):
     alignment: float | None = param(
         None, gt=0, le=1, doc="expected cosine of surrogate and gradient (None: as bias/noise)"
     )
+    dtype: str = dtype_param()
 
     def validate(self) -> None:
         if self.alignment is not None and self.alignment < 1 and self.bias + self.noise == 0:
@@ -68,6 +69,8 @@ class BiasedQuadratic(Problem):
         How far the bias direction turns between ``x0`` and ``x*`` (0: a fixed bias).
     alignment : float or None
         If given, the expected cosine between surrogate and true gradient.
+    dtype : {"float64", "float32"}
+        Precision of the data and the arithmetic (float32: the float64 instance rounded).
     """
 
     Params = BiasedQuadraticParams
@@ -83,15 +86,19 @@ class BiasedQuadratic(Problem):
         elif a is not None:
             self.scale = float(np.sqrt((1 / a**2 - 1) / (p.bias**2 + p.noise**2)))
         self.dim = n
+        self.dtype = dtype = np.dtype(p.dtype)
+        # drawn and formed in float64 whatever the dtype: float32 is this instance rounded
         rotation = np.linalg.qr(rng.standard_normal((n, n)))[0]
-        self.eigenvalues = frozen(p.condition ** -np.linspace(0.0, 1.0, n))
-        self.rotation = frozen(rotation)
-        self.hessian = frozen((rotation * self.eigenvalues) @ rotation.T)
-        self.x_star = frozen(rng.standard_normal(n) / np.sqrt(n))
-        self.bias_direction = frozen(random_unit(rng, (n,)))
+        eigenvalues = p.condition ** -np.linspace(0.0, 1.0, n)
+        self.eigenvalues = frozen_as(eigenvalues, dtype)
+        self.rotation = frozen_as(rotation, dtype)
+        self.hessian = frozen_as((rotation * eigenvalues) @ rotation.T, dtype)
+        self.x_star = frozen_as(rng.standard_normal(n) / np.sqrt(n), dtype)
+        self.bias_direction = frozen_as(random_unit(rng, (n,)), dtype)
         # The drift map is drawn only when used, so drift = 0 keeps the instance of older specs.
-        self.drift_map = frozen(rng.standard_normal((n, n)) / np.sqrt(n)) if p.drift > 0 else None
-        self.x0 = frozen(np.zeros(n))
+        drift_map = rng.standard_normal((n, n)) / np.sqrt(n) if p.drift > 0 else None
+        self.drift_map = None if drift_map is None else frozen_as(drift_map, dtype)
+        self.x0 = frozen_as(np.zeros(n), dtype)
         self.f_star = 0.0
 
     @classmethod
@@ -102,11 +109,14 @@ class BiasedQuadratic(Problem):
         return 8 * n * n * (9 if params["drift"] > 0 else 7)
 
     def loss(self, X: Array) -> Array:
+        X = np.asarray(X, dtype=self.dtype)
         Y = (X - self.x_star) @ self.rotation
         return 0.5 * (Y * Y) @ self.eigenvalues
 
     def true_grad(self, x: Array) -> Array:
-        return self.hessian @ (x - self.x_star)
+        x = np.asarray(x, dtype=self.dtype)
+        grad: Array = self.hessian @ (x - self.x_star)
+        return grad
 
     def bias_at(self, x: Array) -> Array:
         """The unit bias direction at ``x`` (fixed unless ``drift > 0``)."""
@@ -128,7 +138,7 @@ class BiasedQuadratic(Problem):
         # diverged, so numpy's overflow warning would only be noise.
         with np.errstate(over="ignore"):
             norm = np.linalg.norm(grad)
-        perturbation = p.noise * random_unit(rng, (self.dim,))
+        perturbation = p.noise * random_unit(rng, (self.dim,), self.dtype)
         if p.bias > 0:
             perturbation = perturbation + p.bias * self.bias_at(x)
         return grad + (self.scale * norm) * perturbation, grad

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import softmax
 
-from gesbench.core.params import Params, invalid, param
+from gesbench.core.params import Params, dtype_param, invalid, param
 from gesbench.core.problem import Array, Problem, frozen
 
 from .datasets import REAL_SIZES, load_real, standardize
+from .perturbed_quadratic import frozen_as
 
 DATASETS = ("digits", "teacher")
 
@@ -27,6 +28,7 @@ class BinaryNetworkParams(Params):
     n_features: int = param(20, ge=1, doc="teacher: input dimension")
     n_classes: int = param(4, ge=2, doc="teacher: classes")
     teacher_hidden: int = param(8, ge=1, doc="teacher: binary hidden units")
+    dtype: str = dtype_param()
 
     def validate(self) -> None:
         size = REAL_SIZES.get(self.dataset, self.n_samples)
@@ -35,8 +37,11 @@ class BinaryNetworkParams(Params):
 
 
 def _sign(u: Array) -> Array:
-    """Binary activation with values in {-1, +1} (0 maps to +1, so no unit is ever silent)."""
-    return np.where(u >= 0, 1.0, -1.0)
+    """Binary activation with values in {-1, +1} (0 maps to +1, so no unit is ever silent), in
+    the precision of ``u``."""
+    one = u.dtype.type(1)
+    out: Array = np.where(u >= 0, one, -one)
+    return out
 
 
 class BinaryNetwork(Problem):
@@ -60,6 +65,8 @@ class BinaryNetwork(Problem):
     ``teacher``: ``n_samples`` Gaussian inputs in ``n_features`` dimensions labelled by the
     arg-max of a random binary teacher network with ``teacher_hidden`` units and ``n_classes``
     outputs (so a student with enough hidden units can fit them exactly).
+
+    ``dtype`` float32 computes on the inputs rounded to float32 (``x0`` is drawn in float64).
     """
 
     Params = BinaryNetworkParams
@@ -72,7 +79,8 @@ class BinaryNetwork(Problem):
         else:
             raw, labels = load_real("digits")
             inputs, classes = standardize(raw), int(labels.max()) + 1
-        self.inputs, self.labels = frozen(inputs), labels
+        self.dtype = np.dtype(p.dtype)
+        self.inputs, self.labels = frozen_as(inputs, self.dtype), labels
         d, h = inputs.shape[1], p.hidden
         self.sizes = (h * d, h, classes * h, classes)
         self.shapes = ((h, d), (h,), (classes, h), (classes,))
@@ -99,7 +107,7 @@ class BinaryNetwork(Problem):
     def unpack(self, X: Array) -> tuple[Array, Array, Array, Array]:
         """Split a batch of parameter vectors into ``(W1, b1, W2, b2)``, each with a batch axis."""
         cuts = np.cumsum(self.sizes)[:-1]
-        parts = np.split(X, cuts, axis=1)
+        parts = np.split(np.asarray(X, dtype=self.dtype), cuts, axis=1)
         w1, b1, w2, b2 = (
             part.reshape(len(X), *s) for part, s in zip(parts, self.shapes, strict=True)
         )

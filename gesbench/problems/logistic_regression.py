@@ -8,10 +8,11 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 
-from gesbench.core.params import Params, invalid, param
+from gesbench.core.params import Params, dtype_param, invalid, param
 from gesbench.core.problem import Array, Problem, frozen
 
 from .datasets import REAL_DATASETS, REAL_SIZES, load_real, standardize
+from .perturbed_quadratic import frozen_as
 
 DATASETS = (*REAL_DATASETS, "synthetic")
 _SOLUTIONS: dict[tuple[str, float], tuple[Array, float]] = {}
@@ -28,6 +29,7 @@ class LogisticRegressionParams(Params):
     n_samples: int = param(1000, ge=2, doc="synthetic: examples")
     n_features: int = param(20, ge=1, doc="synthetic: features")
     n_classes: int = param(2, ge=2, doc="synthetic: classes")
+    dtype: str = dtype_param()
 
     def validate(self) -> None:
         size = REAL_SIZES.get(self.dataset, self.n_samples)
@@ -54,6 +56,9 @@ class LogisticRegression(Problem):
     ``n_features`` dimensions with labels drawn from a random softmax teacher (not separable,
     so the unregularised problem is well posed too). The synthetic parameters are ignored for
     the real data sets.
+
+    ``dtype`` float32 computes on the features rounded to float32; the optimum and ``f*`` stay
+    the float64 ones.
     """
 
     Params = LogisticRegressionParams
@@ -66,6 +71,7 @@ class LogisticRegression(Problem):
         else:
             features, labels = load_real(p.dataset)
         n_samples = len(labels)
+        self.dtype = np.dtype(np.float64)  # f* is solved in float64 whatever the dtype
         self.features = frozen(np.column_stack([standardize(features), np.ones(n_samples)]))
         self.labels = labels
         synthetic = p.dataset == "synthetic"
@@ -82,6 +88,8 @@ class LogisticRegression(Problem):
             if key not in _SOLUTIONS:
                 _SOLUTIONS[key] = self._solve()
             self.x_star, self.f_star = _SOLUTIONS[key]
+        self.dtype = np.dtype(p.dtype)
+        self.features = frozen_as(self.features, self.dtype)
 
     def _solve(self) -> tuple[Array, float]:
         """Minimise the true loss with L-BFGS to a tight tolerance."""
@@ -95,6 +103,7 @@ class LogisticRegression(Problem):
         return frozen(result.x), float(result.fun)
 
     def loss(self, X: Array) -> Array:
+        X = np.asarray(X, dtype=self.dtype)
         d, c = self.shape
         # One GEMM for the whole batch: logits of every example under every parameter vector.
         weights = X.reshape(len(X), d, c).transpose(1, 0, 2).reshape(d, -1)
@@ -104,6 +113,7 @@ class LogisticRegression(Problem):
         return nll + 0.5 * self.params.l2 * np.einsum("ij,ij->i", X, X)
 
     def _gradient(self, x: Array, rows: np.ndarray | slice, labels: np.ndarray) -> Array:
+        x = np.asarray(x, dtype=self.dtype)
         features = self.features[rows]
         probs = softmax(features @ x.reshape(self.shape), axis=1)
         probs[np.arange(len(features)), labels[rows]] -= 1

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg.blas
-from numpy.typing import DTypeLike
+from numpy.typing import ArrayLike, DTypeLike
 
 from gesbench.core.params import Params, dtype_param, param
 from gesbench.core.problem import Array, Problem, frozen
@@ -21,10 +21,32 @@ _SYMV = {
 instance: an instance must deep-copy, and the Fortran routines do not)."""
 
 
-def random_unit(rng: np.random.Generator, shape: tuple[int, ...]) -> Array:
+FLOAT64 = np.dtype(np.float64)
+
+
+def random_unit(
+    rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype[Any] = FLOAT64
+) -> Array:
     """Directions uniform on the sphere, along the last axis."""
-    v = rng.standard_normal(shape)
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+    v: Array = rng.standard_normal(shape, dtype=dtype)
+    v /= np.linalg.norm(v, axis=-1, keepdims=True)
+    return v
+
+
+def frozen_as(array: ArrayLike, dtype: DTypeLike) -> Array:
+    """A read-only copy of ``array`` in ``dtype``, or ``array`` itself when it already is one
+    (an instance's data in its precision; the run's instance cache shares such arrays between
+    trials instead of copying them)."""
+    if (
+        isinstance(array, np.ndarray)
+        and array.dtype == dtype
+        and not array.flags.writeable
+        and array.base is None
+    ):
+        return array
+    out = np.array(array, dtype=dtype)
+    out.flags.writeable = False
+    return out
 
 
 @dataclass(frozen=True)
@@ -91,9 +113,9 @@ class PerturbedQuadratic(Problem):
         """Compute in ``dtype`` from here on (``H``, ``c`` and the bias term cast once, read-only
         like the rest of the instance's data)."""
         self.dtype = dtype = np.dtype(dtype)
-        self._H = _read_only(self.H.astype(dtype, copy=False))
-        self._c = _read_only(self.c.astype(dtype, copy=False))
-        self._bias_term = _read_only((self.params.bias * self.bias_direction).astype(dtype))
+        self._H = frozen_as(self.H, dtype)
+        self._c = frozen_as(self.c, dtype)
+        self._bias_term = frozen_as(self.params.bias * self.bias_direction, dtype)
 
     @classmethod
     def memory_estimate(cls, params: Mapping[str, Any]) -> int:
@@ -136,15 +158,9 @@ class PerturbedQuadratic(Problem):
         """The surrogate at ``x`` and the true gradient it perturbs, from one gradient
         computation (what alignment logging needs)."""
         grad = self._gradient(x)
-        v: Array = rng.standard_normal(self.dim, dtype=self.dtype)
-        v /= np.linalg.norm(v, axis=-1, keepdims=True)  # a random unit direction
+        v = random_unit(rng, (self.dim,), self.dtype)
         v *= self.params.noise
         v += self._bias_term
         v *= np.linalg.norm(grad)
         v += grad
         return v, grad
-
-
-def _read_only(array: Array) -> Array:
-    array.flags.writeable = False
-    return array

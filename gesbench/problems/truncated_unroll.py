@@ -8,8 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, logit
 
-from gesbench.core.params import Params, invalid, param
+from gesbench.core.params import Params, dtype_param, invalid, param
 from gesbench.core.problem import Array, Problem, frozen
+
+from .perturbed_quadratic import frozen_as
 
 META = ("per_step", "per_parameter")
 
@@ -26,6 +28,7 @@ class TruncatedUnrollParams(Params):
     condition: float = param(100.0, ge=1, doc="condition number of the inner Hessian")
     max_lr: float = param(2.0, gt=0, doc="largest learning rate")
     init_lr: float = param(0.1, gt=0, doc="starting learning rate (< max_lr)")
+    dtype: str = dtype_param()
 
     def validate(self) -> None:
         if self.K > self.T:
@@ -59,6 +62,8 @@ class TruncatedUnroll(Problem):
     ``per_parameter`` it ignores how the shared rates shaped ``w_{T-K}``. Deterministic (it
     draws nothing from ``rng``). ``x0`` puts every rate at ``init_lr``. ``f*`` is unknown;
     ``inner_floor``, the inner task's least-squares minimum, is a lower bound on the loss.
+    ``dtype`` float32 computes on the inner task rounded to float32 (``inner_floor`` stays the
+    float64 value).
     """
 
     Params = TruncatedUnrollParams
@@ -71,11 +76,14 @@ class TruncatedUnroll(Problem):
         A = rng.standard_normal((n, m)) * scales
         A /= np.sqrt(np.linalg.eigvalsh(A.T @ A / n)[-1])
         y = A @ rng.standard_normal(m) + 0.1 * rng.standard_normal(n)
+        self.dtype = np.dtype(np.float64)  # the floor in float64 whatever the dtype
         self.A, self.y = frozen(A), frozen(y)
-        self.hessian = frozen(A.T @ A / n)
-        self.target = frozen(A.T @ y / n)  # grad L(w) = H w - target
         w_best = np.asarray(np.linalg.lstsq(A, y, rcond=None)[0], dtype=float)
         self.inner_floor = float(self.inner_loss(w_best[None, :])[0])
+        self.dtype = dtype = np.dtype(p.dtype)
+        self.A, self.y = frozen_as(A, dtype), frozen_as(y, dtype)
+        self.hessian = frozen_as(A.T @ A / n, dtype)
+        self.target = frozen_as(A.T @ y / n, dtype)  # grad L(w) = H w - target
         self.dim = p.T if p.meta == "per_step" else m
         self.x0 = frozen(np.full(self.dim, logit(p.init_lr / p.max_lr)))
         self.f_star = None
@@ -83,13 +91,13 @@ class TruncatedUnroll(Problem):
     def rates(self, X: Array) -> Array:
         """Learning rates of a batch of meta-parameter vectors, shape ``(batch, T, n_features)``
         (broadcast: ``(batch, T, 1)`` per step, ``(batch, 1, n_features)`` per parameter)."""
-        eta = self.params.max_lr * expit(X)
+        eta = self.params.max_lr * expit(np.asarray(X, dtype=self.dtype))
         return eta[:, :, None] if self.params.meta == "per_step" else eta[:, None, :]
 
     def unroll(self, X: Array) -> Array:
         """Inner weights after each step: shape ``(T + 1, batch, n_features)``."""
         eta = self.rates(X)
-        w = np.zeros((self.params.T + 1, len(X), self.params.n_features))
+        w = np.zeros((self.params.T + 1, len(X), self.params.n_features), self.dtype)
         for t in range(self.params.T):
             step = eta[:, min(t, eta.shape[1] - 1)]
             w[t + 1] = w[t] - step * (w[t] @ self.hessian - self.target)
@@ -97,7 +105,7 @@ class TruncatedUnroll(Problem):
 
     def inner_loss(self, W: Array) -> Array:
         """Inner least-squares loss of each row of ``W``."""
-        residuals = W @ self.A.T - self.y
+        residuals = np.asarray(W, dtype=self.dtype) @ self.A.T - self.y
         return np.einsum("ij,ij->i", residuals, residuals) / (2 * len(self.y))
 
     def loss(self, X: Array) -> Array:
@@ -110,7 +118,7 @@ class TruncatedUnroll(Problem):
         w = self.unroll(x[None, :])[:, 0]
         grads = w @ self.hessian - self.target  # grad L(w_t) for every t
         per_step = self.params.meta == "per_step"
-        d_eta = np.zeros_like(eta) if per_step else np.zeros((T, eta.shape[1]))
+        d_eta = np.zeros_like(eta) if per_step else np.zeros((T, eta.shape[1]), self.dtype)
         adjoint = grads[T]  # dL(w_T)/dw_t, walked backwards
         for t in range(T - 1, T - 1 - steps, -1):
             step = eta[min(t, len(eta) - 1)]
