@@ -17,7 +17,8 @@ Each round runs ``ITERATIONS`` iterations on each side, one after the other (int
 drift in the machine's speed hits both); the benchmark times gesbench's, and ``extra_info``
 records both per-iteration times (medians over rounds) and ``ratios.ges_over_evosax``
 (gesbench's time over evosax's; lower is better) for ``gesbench bench-compare``. float64 on
-both sides (JAX's x64 mode); float32 too once Guided ES takes a ``dtype`` parameter.
+both sides (JAX's x64 mode), and float32 (Guided ES's and the problem's ``dtype="float32"``:
+the float64 instance rounded, which is what evosax gets too) when Guided ES takes a ``dtype``.
 Skipped when evosax (the ``bench`` extra: ``pip install -e .[bench]``) is not installed, and
 in the default test run (benchmarks disabled): importing JAX and compiling take seconds.
 """
@@ -34,6 +35,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from gesbench.core.errors import GesbenchError
 from gesbench.core.registry import problems
 from gesbench.ges.guided_es import GuidedES
 
@@ -56,39 +58,34 @@ def ges_has_dtype() -> bool:
 
 
 def gesbench_run(problem: Any, dtype: str) -> Callable[[], float]:
-    """A function running ``ITERATIONS`` of gesbench's Guided ES; returns the final loss."""
-    if dtype == "float64":
-        loss, surrogate = problem.loss, problem.surrogate_grad
-        options: dict[str, Any] = {}
-    else:  # the same formulas on float32 copies of the instance
-        H, c = problem.H.astype(dtype), problem.c.astype(dtype)
-        offset = np.array(problem._offset, dtype=dtype)
-        bias = problem.bias_direction.astype(dtype)
-        noise = problem.params.noise
-
-        def loss(X: np.ndarray) -> np.ndarray:
-            return 0.5 * np.einsum("ij,ij->i", X @ H, X) - X @ c + offset
-
-        def surrogate(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-            grad = H @ x - c
-            nu = rng.standard_normal(x.size).astype(dtype)
-            return grad + (bias + noise * nu / np.linalg.norm(nu)) * np.linalg.norm(grad)
-
-        options = {"dtype": dtype}
+    """A function running ``ITERATIONS`` of gesbench's Guided ES at ``dtype`` on ``problem``
+    (the instance at that dtype); returns the final loss."""
+    options: dict[str, Any] = {} if dtype == "float64" else {"dtype": dtype}
 
     def run() -> float:
         noise_rng = np.random.default_rng(SEED)
         ges = GuidedES(rng=SEED, sigma=SIGMA, alpha=ALPHA, beta=BETA, lr=LR, **options)
         result = ges.minimize(
-            loss,
-            lambda x: surrogate(x, noise_rng),
+            problem.loss,
+            lambda x: problem.surrogate_grad(x, noise_rng),
             problem.x0,
             budget=ITERATIONS,
             vectorized=True,
         )
-        return float(problem.loss(np.asarray(result.x, dtype=float)[None, :])[0])
+        return float(problem.loss(np.asarray(result.x)[None, :])[0])
 
     return run
+
+
+def at_dtype(fig1: Any, dtype: str) -> Any:
+    """The Fig. 1 instance at ``dtype`` (skips when the problem has no dtype parameter)."""
+    if dtype == "float64":
+        return fig1
+    try:
+        with threadpool_limits(limits=1):
+            return problems.create("perturbed_quadratic", {"dtype": dtype}, rng=0)
+    except GesbenchError as exc:
+        pytest.skip(f"perturbed_quadratic does not take a dtype: {exc}")
 
 
 def import_jax() -> tuple[Any, Any, Any, Any]:
@@ -162,7 +159,7 @@ def test_guided_es_against_evosax_on_fig1(benchmark: Any, request: Any, dtype: s
         pytest.skip("Guided ES has no dtype parameter yet: float64 only")
     import_jax()  # skips here when evosax is not installed, before the instance is built
     fig1 = request.getfixturevalue("fig1")
-    ges, evo = gesbench_run(fig1, dtype), evosax_run(fig1, dtype)
+    ges, evo = gesbench_run(at_dtype(fig1, dtype), dtype), evosax_run(fig1, dtype)
     evosax_times: list[float] = []
     finals: dict[str, float] = {}
 
