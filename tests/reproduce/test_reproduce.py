@@ -192,7 +192,9 @@ def test_every_reproduction_names_problems_and_methods_its_spec_runs():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [n for n in REPRODUCTIONS if n != "fig1"])
+# gesbench's own recorded runs (fig1 and sges_blackbox are checked against other sources in
+# their own tests: values from other implementations need not fall within gesbench's CIs)
+@pytest.mark.parametrize("name", [n for n in REPRODUCTIONS if n not in ("fig1", "sges_blackbox")])
 def test_each_family_reproduces_its_recorded_results(tmp_path, name):
     from gesbench.reproduce.check import reproduce
 
