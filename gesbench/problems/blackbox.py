@@ -27,11 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from gesbench.core.params import Params, param
-from gesbench.core.problem import Array, Problem, frozen
+from gesbench.core.params import Params, dtype_param, param
+from gesbench.core.problem import Array, Problem
 
 LUNACEK_MU1 = 2.5
 """Centre of Lunacek's global funnel (the code's ``mu1``)."""
@@ -44,6 +45,7 @@ class BlackBoxParams(Params):
     n: int = param(1000, ge=1, doc="dimension (the code's --dims)")
     bias: float = param(1.0, ge=0, doc="fixed surrogate bias, relative to ||grad f||")
     noise: float = param(1.5, ge=0, doc="fresh surrogate noise, relative to ||grad f||")
+    dtype: str = dtype_param()
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,15 @@ class RosenbrockParams(BlackBoxParams):
     n: int = param(1000, ge=2, doc="dimension (the code's --dims)")
 
 
-def _unit(rng: np.random.Generator, n: int) -> Array:
-    v = rng.standard_normal(n)
+def _unit(rng: np.random.Generator, n: int, dtype: np.dtype[Any]) -> Array:
+    v: Array = rng.standard_normal(n, dtype=dtype)
     return v / np.linalg.norm(v)
+
+
+def _frozen(array: Array, dtype: np.dtype[Any]) -> Array:
+    out = np.array(array, dtype=dtype)
+    out.flags.writeable = False
+    return out
 
 
 class BlackBox(Problem):
@@ -71,18 +79,24 @@ class BlackBox(Problem):
     bias, noise : float
         Sizes of the surrogate's fixed bias and fresh noise, relative to ``||grad f||`` (the
         code's ``bias_coef = 1``, ``noise_coef = 1.5``).
+    dtype : {"float64", "float32"}
+        Precision of the arithmetic (float32: the float64 instance rounded; f* stays 0).
     """
 
     Params = BlackBoxParams
     params: BlackBoxParams
     x_star: Array
+    dtype: np.dtype[Any]
 
     def _build(self, rng: np.random.Generator) -> None:
         n = self.params.n
         self.dim = n
-        self.x0 = frozen(rng.standard_normal(n))  # drawn first: the start ignores the surrogate
-        self.bias_direction = frozen(_unit(rng, n))
-        self.x_star = frozen(self.minimiser(n))
+        self.dtype = dtype = np.dtype(self.params.dtype)
+        # drawn in float64 whatever the dtype (float32 is this instance rounded), x0 first: the
+        # start does not depend on the surrogate's settings
+        self.x0 = _frozen(rng.standard_normal(n), dtype)
+        self.bias_direction = _frozen(_unit(rng, n, np.dtype(np.float64)), dtype)
+        self.x_star = _frozen(self.minimiser(n), dtype)
         self.f_star = 0.0
 
     @staticmethod
@@ -95,16 +109,19 @@ class BlackBox(Problem):
         grad = self.true_grad(x)
         with np.errstate(over="ignore"):  # a diverging run is stopped by the oracle
             norm = np.linalg.norm(grad)
-        return grad + norm * (p.bias * self.bias_direction + p.noise * _unit(rng, self.dim))
+        noise = _unit(rng, self.dim, self.dtype)
+        return grad + norm * (p.bias * self.bias_direction + p.noise * noise)
 
 
 class Sphere(BlackBox):
     """Sphere ||x||^2 from x0 ~ N(0, I) (the SGES paper's black-box set); minimum 0 at 0."""
 
     def loss(self, X: Array) -> Array:
+        X = np.asarray(X, dtype=self.dtype)
         return np.einsum("ij,ij->i", X, X)
 
     def true_grad(self, x: Array) -> Array:
+        x = np.asarray(x, dtype=self.dtype)
         return 2 * x
 
 
@@ -122,11 +139,13 @@ class Rosenbrock(BlackBox):
         return np.ones(n)
 
     def loss(self, X: Array) -> Array:
+        X = np.asarray(X, dtype=self.dtype)
         head, tail = X[:, :-1], X[:, 1:]
         diff = head * head - tail
         return 100 * np.einsum("ij,ij->i", diff, diff) + np.einsum("ij,ij->i", head - 1, head - 1)
 
     def true_grad(self, x: Array) -> Array:
+        x = np.asarray(x, dtype=self.dtype)
         diff = x[:-1] ** 2 - x[1:]
         grad = np.zeros_like(x)
         grad[:-1] = 400 * x[:-1] * diff + 2 * (x[:-1] - 1)
@@ -144,9 +163,11 @@ class Rastrigin(BlackBox):
     """
 
     def loss(self, X: Array) -> Array:
+        X = np.asarray(X, dtype=self.dtype)
         return 10 * (X.shape[1] - np.cos(2 * np.pi * X).sum(axis=1)) + np.einsum("ij,ij->i", X, X)
 
     def true_grad(self, x: Array) -> Array:
+        x = np.asarray(x, dtype=self.dtype)
         return 20 * np.pi * np.sin(2 * np.pi * x) + 2 * x
 
 
@@ -181,11 +202,13 @@ class Lunacek(BlackBox):
         return np.einsum("ij,ij->i", near, near), X.shape[1] + np.einsum("ij,ij->i", far, far)
 
     def loss(self, X: Array) -> Array:
+        X = np.asarray(X, dtype=self.dtype)
         first, second = self._funnels(X)
         ripples = X.shape[1] - np.cos(2 * np.pi * (X - LUNACEK_MU1)).sum(axis=1)
         return np.minimum(first, second) + 10 * ripples
 
     def true_grad(self, x: Array) -> Array:
+        x = np.asarray(x, dtype=self.dtype)
         first, second = self._funnels(x[None, :])
         centre = LUNACEK_MU1 if first[0] <= second[0] else self.mu2(x.size)
         return 2 * (x - centre) + 20 * np.pi * np.sin(2 * np.pi * (x - LUNACEK_MU1))

@@ -130,3 +130,18 @@ def test_rosenbrock_needs_two_variables() -> None:
     with pytest.raises(HyperparameterError, match="n"):
         Rosenbrock(0, n=1)
     assert build("sphere", n=1).dim == 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_float32_computes_in_float32_on_the_same_instance(name: str) -> None:
+    p64, p32 = build(name, 4, n=40), build(name, 4, n=40, dtype="float32")
+    assert "dtype" not in type(p64).params_dict({"n": 40})  # float64 trials keep their ids
+    np.testing.assert_array_equal(p32.x0, p64.x0.astype(np.float32))
+    X = p64.x0 + 0.3 * np.random.default_rng(5).standard_normal((3, 40))
+    values = p32.loss(X)
+    assert values.dtype == np.float32
+    np.testing.assert_allclose(values, p64.loss(X), rtol=1e-5)
+    grad = p32.true_grad(X[0])
+    assert grad.dtype == np.float32
+    np.testing.assert_allclose(grad, p64.true_grad(X[0]), atol=1e-4 * np.abs(grad).max())
+    assert p32.surrogate_grad(X[0], np.random.default_rng(6)).dtype == np.float32
