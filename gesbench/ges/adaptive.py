@@ -206,7 +206,7 @@ class GuidedESAuto(GuidedES):
 
     Parameters
     ----------
-    sigma, k, pairs, update, lr, momentum, adam_beta1, adam_beta2, adam_eps
+    sigma, k, pairs, dtype, update, lr, momentum, adam_beta1, adam_beta2, adam_eps
         As for :class:`~gesbench.ges.guided_es.GuidedES`.
     alpha, beta
         Used during the warm-up: 0.5 (the paper's alpha) and 0.5, which is beta*(alpha = 0.5) for
