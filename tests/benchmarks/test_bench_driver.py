@@ -24,6 +24,7 @@ that the bare loop is the same algorithm as the driven one.
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import tempfile
@@ -46,6 +47,12 @@ from gesbench.store.reader import load_results
 
 # Guided ES's defaults, written out for the bare loop (k = 1, one antithetic pair, SGD).
 SIGMA, ALPHA, BETA, LR = 0.1, 0.5, 2.0, 0.2
+
+
+def machine_load() -> dict[str, Any]:
+    """The context a ratio needs to be read: how busy the machine was (a 2-worker speedup
+    measured with the load average above the core count says nothing about the code)."""
+    return {"cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0]}
 
 
 def ratio(value: float, *, target: float, higher_is_better: bool = False) -> dict[str, Any]:
@@ -145,6 +152,7 @@ def test_run_trial_against_a_bare_loop(benchmark: Any, n: int, iterations: int, 
     # ES changes how it draws its perturbations, the bare loop must follow it.
     assert finals["bare"] == pytest.approx(finals["run_trial"], rel=1e-6, abs=1e-15), finals
     benchmark.extra_info.update(
+        **machine_load(),
         n=n,
         iterations=iterations,
         run_trial_per_iteration_s=own / iterations,
@@ -214,6 +222,7 @@ def test_cost_per_trial_outside_run_trial(benchmark: Any, runs: Runs) -> None:
     total = benchmark.stats.stats.median
     outside = (total - statistics.median(inside)) / exp.trial_count
     benchmark.extra_info.update(
+        **machine_load(),
         trials=exp.trial_count,
         outside_run_trial_per_trial_s=outside,
         ratios={
@@ -245,6 +254,7 @@ def test_two_workers_against_sequential(
     benchmark.group = f"two-workers-{size[0]}-trials-n{size[1]}"
     own, reference = interleaved(benchmark, parallel, sequential, rounds=rounds)
     benchmark.extra_info.update(
+        **machine_load(),
         trials=exp.trial_count,
         executor=executor,
         workers=2,

@@ -180,6 +180,7 @@ def test_guided_es_against_evosax_on_fig1(benchmark: Any, request: Any, dtype: s
     # Both sides are the same algorithm: both lower the loss in ITERATIONS iterations.
     assert finals["gesbench"] < start and finals["evosax"] < start, (finals, start)
     info: dict[str, Any] = {"n": fig1.dim, "iterations": ITERATIONS, "dtype": dtype, **finals}
+    info.update(cpus=os.cpu_count(), load_average_1min=os.getloadavg()[0])  # how busy it was
     if benchmark.stats is not None:  # None when benchmarks are disabled
         ges_s = benchmark.stats.stats.median / ITERATIONS
         evo_s = statistics.median(evosax_times) / ITERATIONS
