@@ -1,8 +1,8 @@
 """The SGES paper's black-box functions: Sphere, Rosenbrock, Rastrigin and Lunacek.
 
 Liu, Li, Qian, "Self-guided evolution strategies with historical estimated gradients",
-IJCAI 2020 (doi:10.24963/ijcai.2020/205), compares ES, Guided ES, SGES, CMA-ES and ASEBO on
-these four functions. The definitions follow the authors' black-box code
+IJCAI 2020 (doi:10.24963/ijcai.2020/205): its authors' black-box code compares ES, Guided ES,
+SGES, CMA-ES and ASEBO on these four functions. The definitions follow that code
 (github.com/IJCAI2020-SGES/SGES, ``Black-box functions/main.py``, ``generate_problem``), which
 takes Sphere as ``||x||^2``, Rosenbrock and Rastrigin from Nevergrad's ``corefuncs`` (0.3.0) and
 defines its own Lunacek; its TensorFlow classes (``Sphere``, ``Rosenbrock``, ``Rastrigin``,
@@ -75,7 +75,7 @@ class BlackBox(Problem):
     Parameters
     ----------
     n : int
-        Dimension (1000 in the paper's runs).
+        Dimension (1000 in the authors' code).
     bias, noise : float
         Sizes of the surrogate's fixed bias and fresh noise, relative to ``||grad f||`` (the
         code's ``bias_coef = 1``, ``noise_coef = 1.5``).
