@@ -110,6 +110,12 @@ def test_random_kills_then_resume_store_every_trial_once_with_unchanged_numbers(
                 else (rng.choice(["worker", "worker", "driver"]))
             )
             workers = workers_of(driver.pid)
+            deadline = time.monotonic() + 15.0  # a loaded machine may take long to get there
+            while target == "worker" and not workers and driver.poll() is None:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+                workers = workers_of(driver.pid)
             if target == "worker" and workers:
                 rng.choice(workers).send_signal(signal.SIGKILL)
                 kills["worker"] += 1
