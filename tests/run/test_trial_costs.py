@@ -367,3 +367,18 @@ def test_a_run_prints_its_throughput(tmp_path, capsys):
     assert "ran 2 trial(s) in" in err and "trials/s" in err
     run_experiment(parse_experiment(spec), tmp_path, progress=True)  # nothing left to run
     assert "trials/s" not in capsys.readouterr().err
+
+
+def test_a_sequential_run_leaves_no_instances_behind(tmp_path):
+    spec = {
+        "name": "leftovers",
+        "repetitions": 2,
+        "budget": {"kind": "iterations", "limit": 10},
+        "problems": [{"name": "biased_quadratic", "params": {"n": 5}}],
+        "optimizers": [{"name": "guided_es"}, {"name": "vanilla_es"}],
+    }
+    INSTANCES.clear()
+    hits = INSTANCES.hits
+    run_experiment(parse_experiment(spec), tmp_path, progress=False)
+    assert INSTANCES.hits == hits + 2  # the second method re-used each repetition's instance
+    assert len(INSTANCES) == 0 and INSTANCES.nbytes == 0

@@ -7,6 +7,7 @@ from contextlib import ExitStack
 
 from gesbench.run.executors.options import ExecutorOptions
 from gesbench.run.executors.timed import run_timed
+from gesbench.run.instances import INSTANCES
 from gesbench.run.trial import blas_pinned
 from gesbench.spec.trial import TrialSpec
 from gesbench.store.record import TrialResult
@@ -14,7 +15,9 @@ from gesbench.store.record import TrialResult
 
 class Session:
     """Runs trials in the calling process, with BLAS held at one thread from the first trial
-    until :meth:`close` (the limits before are then restored)."""
+    until :meth:`close`, which restores the limits before and drops the problem instances the
+    run kept (:data:`~gesbench.run.instances.INSTANCES`), so the caller's process gets back
+    what the run took."""
 
     def __init__(self, options: ExecutorOptions) -> None:
         self.options = options
@@ -29,3 +32,4 @@ class Session:
 
     def close(self) -> None:
         self._held.close()
+        INSTANCES.clear()
