@@ -15,7 +15,11 @@ benchmark is a speed regression only when all three hold:
    30% is allowed a larger change than one that repeats to 1%;
 3. the slowdown is **significant**: a one-sided Mann-Whitney U test (rank-sum: no normality
    assumption, robust to the long right tail of timings) of the new run's rounds against the
-   baseline's gives ``p < alpha`` (default 0.01). This needs the per-round times, which
+   baseline's gives ``p < alpha`` (default 0.01) after Holm's adjustment over every benchmark
+   tested, so that comparing 60 benchmarks does not raise the odds of a false alarm 60-fold.
+   The exact test of ``r`` rounds against ``r`` cannot go below ``1 / C(2r, r)``: with about 60
+   benchmarks, 8 rounds a side is the least that can ever be significant, so the suite's
+   benchmarks time at least that many. This needs the per-round times, which
    ``pytest --benchmark-json`` always writes (``stats.data``; ``--benchmark-save`` writes them
    only with ``--benchmark-save-data``); without them, or without scipy, conditions 1 and 2
    decide alone.
@@ -32,9 +36,11 @@ baseline's seed-to-seed spread.
 
 Tracked ratios: benchmarks may record ratios measured inside one run (gesbench against a bare
 loop, sequential over parallel time) in ``extra_info["ratios"]`` as ``{name: {"value",
-"lower_is_better", "target"}}`` (``target`` optional, documentation only). Both sides of a
-ratio are timed in the same run, so machine speed mostly cancels; a ratio regresses when it
-worsens by more than ``ratio_tolerance`` (a fraction of the baseline's value, default 25%).
+"lower_is_better", "values", "target"}}`` (``values``: the ratio of each round, optional;
+``target`` optional, documentation only). Both sides of a ratio are timed in the same run, so
+machine speed mostly cancels; a ratio regresses when it worsens by more than
+``ratio_tolerance`` (default 25% of the baseline's value) plus ``noise_factor`` times the two
+runs' combined relative IQR of the per-round ratios.
 
 A benchmark of the baseline missing from the new file is a failure unless ``allow_missing``.
 A value that is not a number (NaN, a zero or negative time) fails its comparison; a file
@@ -48,7 +54,7 @@ import math
 import os
 import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +79,7 @@ class Finding:
     failed: bool
     note: str = ""  # why the values could not be compared or judged, if they could not
     p_value: float = math.nan  # the rank test's, for a speed comparison that ran it
+    p_holm: float = math.nan  # the same, Holm-adjusted over every speed comparison's test
 
     def change(self) -> str:
         if self.note:
@@ -84,6 +91,8 @@ class Finding:
             text = f"{self.new / self.baseline - 1:+.1%} (limit {limit:+.0%}"
             if not math.isnan(self.p_value):
                 text += f", p={self.p_value:.2g}"
+                if self.p_holm != self.p_value:
+                    text += f", Holm {self.p_holm:.2g}"
             return text + ")"
         return f"{self.new - self.baseline:+.4g} (limit {self.allowed - self.baseline:+.4g})"
 
@@ -170,6 +179,18 @@ class Rounds:
         return cls(count, times, spread)
 
 
+def _spread(values: object) -> float:
+    """Relative spread (IQR / median) of per-round values; 0 when there are fewer than 2."""
+    if not isinstance(values, list):
+        return 0.0
+    numbers = [v for v in map(_number, values) if math.isfinite(v)]
+    if len(numbers) < 2:
+        return 0.0
+    q = statistics.quantiles(numbers, n=4)
+    median = statistics.median(numbers)
+    return (q[2] - q[0]) / abs(median) if median else 0.0
+
+
 def rank_test(new: tuple[float, ...], baseline: tuple[float, ...]) -> float:
     """One-sided Mann-Whitney U p-value for "the new rounds tend to be slower" (NaN when it
     cannot be computed: too few rounds or no scipy)."""
@@ -210,9 +231,32 @@ def _speed(
     noise = math.hypot(old_rounds.spread, new_rounds.spread)
     allowed = old_time * (1 + speed_threshold + noise_factor * noise)
     p = rank_test(new_rounds.times, old_rounds.times)
-    significant = math.isnan(p) or p < alpha
-    failed = new_time > allowed and significant
-    return Finding(name, "speed", stat, old_time, new_time, allowed, failed, p_value=p)
+    # the verdict before the rank test, which compare() applies over all benchmarks (Holm)
+    return Finding(name, "speed", stat, old_time, new_time, allowed, new_time > allowed, p_value=p)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment: the family-wise error rate stays at ``alpha`` when each
+    adjusted p-value is compared with ``alpha``, however many tests there are."""
+    m = len(p_values)
+    adjusted = [math.nan] * m
+    running = 0.0
+    for rank, i in enumerate(sorted(range(m), key=lambda i: p_values[i])):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def _judged(findings: list[Finding], alpha: float) -> list[Finding]:
+    """Speed findings that exceed their threshold stay failed only when their rank test is
+    significant at ``alpha`` after Holm's adjustment over every speed test made."""
+    tested = [i for i, f in enumerate(findings) if f.kind == "speed" and not math.isnan(f.p_value)]
+    adjusted = holm([findings[i].p_value for i in tested])
+    out = list(findings)
+    for i, p_holm in zip(tested, adjusted, strict=True):
+        f = findings[i]
+        out[i] = replace(f, p_holm=p_holm, failed=f.failed and not f.note and p_holm < alpha)
+    return out
 
 
 def _ratios(
@@ -221,6 +265,7 @@ def _ratios(
     base: Mapping[str, Any],
     *,
     tolerance: float,
+    noise_factor: float,
     allow_missing: bool,
     sources: tuple[str, str],
 ) -> list[Finding]:
@@ -238,7 +283,9 @@ def _ratios(
             continue
         value = _value(new_source, name, new_ratios[metric], "value", where)
         lower = old.get("lower_is_better", True)
-        allowed = old_value * (1 + tolerance) if lower else old_value / (1 + tolerance)
+        noise = math.hypot(_spread(old.get("values")), _spread(new_ratios[metric].get("values")))
+        factor = 1 + tolerance + noise_factor * noise
+        allowed = old_value * factor if lower else old_value / factor
         problem = _problem(_unusable(old_value, True), _unusable(value, True))
         worse = value > allowed if lower else value < allowed
         findings.append(
@@ -317,10 +364,10 @@ def compare(
                 )
             )  # fmt: skip
         findings += _ratios(
-            name, new[name], base, tolerance=ratio_tolerance, allow_missing=allow_missing,
-            sources=sources,
+            name, new[name], base, tolerance=ratio_tolerance, noise_factor=noise_factor,
+            allow_missing=allow_missing, sources=sources,
         )  # fmt: skip
-    return findings
+    return _judged(findings, alpha)
 
 
 def _problem(baseline: str, new: str) -> str:

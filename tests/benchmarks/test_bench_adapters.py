@@ -32,6 +32,7 @@ pytestmark = pytest.mark.filterwarnings(
 CMA_NAMES = ["cma_es", "sep_cma_es", "cma_es_surrogate"]
 NG_NAMES = [n for n in optimizers.names() if n.startswith("ng_")]
 WARMUP_STEPS = 3
+ROUNDS = 10  # enough for bench-compare's rank test to have power over ~60 benchmarks
 
 
 def cheap_loss(X: Array) -> Array:
@@ -64,7 +65,7 @@ def bench_steps(benchmark: Any, name: str, n: int, params: dict[str, Any], steps
 
     # one BLAS thread, as in the runner, so the numbers match what a trial sees
     with threadpool_limits(limits=1):
-        benchmark.pedantic(target, setup=setup, rounds=5, iterations=1)
+        benchmark.pedantic(target, setup=setup, rounds=ROUNDS, iterations=1)
     assert all(finite)
     evaluations = made[-1]
     benchmark.extra_info.update({"n": n, "evaluations_per_round": evaluations})

@@ -175,6 +175,26 @@ def test_a_slowdown_that_may_be_chance_is_not_a_regression() -> None:
     assert slow.failed and slow.p_value < 0.01
 
 
+def test_the_rank_tests_are_adjusted_for_the_number_of_benchmarks() -> None:
+    """Five rounds all slower gives p = 1/252 = 0.004: a regression alone, but not among 20
+    such benchmarks (Holm: 20 x 0.004 > 0.01); ten rounds all slower stay one."""
+    few = [1.0, 1.01, 1.02, 1.03, 1.04]
+    alone = speed_of([2 * t for t in few], few)
+    assert alone.failed and alone.p_value == pytest.approx(1 / 252)
+    base, new = {}, {}
+    for i in range(20):
+        name = f"t::b{i}"
+        base[name] = {**synthetic(few)["t::b"], "fullname": name}
+        new[name] = {**synthetic([2 * t for t in few])["t::b"], "fullname": name}
+    many = [1.0 + 0.01 * i for i in range(10)]
+    base["t::many"] = synthetic(many)["t::b"]
+    new["t::many"] = synthetic([2 * t for t in many])["t::b"]
+    findings = {f.benchmark: f for f in compare(new, base)}
+    assert not any(findings[f"t::b{i}"].failed for i in range(20))
+    assert findings["t::b0"].p_holm == pytest.approx(20 / 252)
+    assert findings["t::many"].failed and findings["t::many"].p_holm < 0.01
+
+
 def test_without_per_round_data_the_spread_scaled_threshold_decides_alone() -> None:
     base = synthetic([1.0, 1.01, 1.02, 1.03, 1.04])
     new = synthetic([1.5, 1.51, 1.52, 1.53, 1.54])
@@ -220,6 +240,17 @@ def test_a_tracked_ratio_worse_than_its_tolerance_fails(base, new, lower_is_bett
     (ratio,) = [f for f in findings if f.kind == "ratio"]
     assert ratio.failed == fails and ratio.metric == "overhead"
     assert not any(f.failed for f in findings if f.kind != "ratio")
+
+
+def test_the_allowed_ratio_change_widens_with_its_per_round_spread() -> None:
+    base, new = with_ratio(1.0), with_ratio(1.4)  # +40%: beyond the 25% tolerance
+    assert any(f.failed for f in compare(new, base))
+    for data, centre in ((base, 1.0), (new, 1.4)):  # rounds scattered by about 30%
+        data["t::b"]["extra_info"]["ratios"]["overhead"]["values"] = [
+            centre * v for v in (0.8, 0.9, 1.0, 1.1, 1.2)
+        ]
+    (ratio,) = [f for f in compare(new, base) if f.kind == "ratio"]
+    assert not ratio.failed and ratio.allowed > 1.4
 
 
 def test_a_tracked_ratio_missing_from_the_new_file_fails_unless_allowed() -> None:

@@ -129,7 +129,7 @@ def test_steps_called_directly(benchmark, fig1_problem) -> None:
             ges.step(oracle)
 
     benchmark.group = "runner-overhead-n1000"
-    benchmark.pedantic(loop, setup=setup, rounds=5)
+    benchmark.pedantic(loop, setup=setup, rounds=10)
 
 
 def test_steps_driven_by_the_runner(benchmark, fig1_problem) -> None:
@@ -157,7 +157,7 @@ def test_steps_driven_by_the_runner(benchmark, fig1_problem) -> None:
         drive(ges, oracle, recorder.after_iteration)
 
     benchmark.group = "runner-overhead-n1000"
-    benchmark.pedantic(run, setup=setup, rounds=5)
+    benchmark.pedantic(run, setup=setup, rounds=10)
 
 
 # --- the store and the report -----------------------------------------------------------------

@@ -55,9 +55,17 @@ def machine_load() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "load_average_1min": os.getloadavg()[0]}
 
 
-def ratio(value: float, *, target: float, higher_is_better: bool = False) -> dict[str, Any]:
-    """A tracked ratio as bench-compare reads it; the target is for the reader only."""
-    return {"value": value, "lower_is_better": not higher_is_better, "target": target}
+def ratio(
+    value: float, values: list[float], *, target: float, higher_is_better: bool = False
+) -> dict[str, Any]:
+    """A tracked ratio as bench-compare reads it: its value, each round's (whose spread widens
+    the allowed change) and its direction; the target is for the reader only."""
+    return {
+        "value": value,
+        "values": values,
+        "lower_is_better": not higher_is_better,
+        "target": target,
+    }
 
 
 def needs_enabled(benchmark: Any) -> None:
@@ -67,9 +75,9 @@ def needs_enabled(benchmark: Any) -> None:
 
 def interleaved(
     benchmark: Any, timed: Callable[[], Any], reference: Callable[[], Any], rounds: int
-) -> tuple[float, float]:
-    """Benchmark ``timed``, running ``reference`` before each round outside the timer; the
-    medians of both sides' round times (NaN for ``timed`` when benchmarks are disabled)."""
+) -> tuple[list[float], list[float]]:
+    """Benchmark ``timed``, running ``reference`` before each round outside the timer; both
+    sides' round times, in round order (``timed``'s empty when benchmarks are disabled)."""
     reference_times: list[float] = []
 
     def setup() -> tuple[tuple[()], dict[str, Any]]:
@@ -79,8 +87,16 @@ def interleaved(
         return (), {}
 
     benchmark.pedantic(timed, setup=setup, rounds=rounds, iterations=1)
-    own = benchmark.stats.stats.median if benchmark.stats is not None else float("nan")
-    return own, statistics.median(reference_times)
+    own = list(benchmark.stats.stats.data) if benchmark.stats is not None else []
+    return own, reference_times
+
+
+def median_ratio(top: list[float], bottom: list[float]) -> tuple[float, list[float]]:
+    """The ratio of the medians, and each round's ratio (NaN and [] when ``top`` is empty)."""
+    if not top:
+        return float("nan"), []
+    per_round = [t / b for t, b in zip(top, bottom, strict=True)]
+    return statistics.median(top) / statistics.median(bottom), per_round
 
 
 # --- run_trial against a bare loop ------------------------------------------------------------
@@ -147,17 +163,18 @@ def test_run_trial_against_a_bare_loop(benchmark: Any, n: int, iterations: int, 
 
     benchmark.group = f"run-trial-vs-bare-n{n}"
     with threadpool_limits(limits=1):  # run_trial's setting, for the bare loop too
-        own, reference = interleaved(benchmark, driven, bare, rounds=7)
+        own, reference = interleaved(benchmark, driven, bare, rounds=8)
     # The same algorithm on the same streams: the same trajectory, up to rounding. If Guided
     # ES changes how it draws its perturbations, the bare loop must follow it.
     assert finals["bare"] == pytest.approx(finals["run_trial"], rel=1e-6, abs=1e-15), finals
+    value, per_round = median_ratio(own, reference)
     benchmark.extra_info.update(
         **machine_load(),
         n=n,
         iterations=iterations,
-        run_trial_per_iteration_s=own / iterations,
-        bare_per_iteration_s=reference / iterations,
-        ratios={"run_trial_over_bare": ratio(own / reference, target=target)},
+        run_trial_per_iteration_s=statistics.median(own or [np.nan]) / iterations,
+        bare_per_iteration_s=statistics.median(reference) / iterations,
+        ratios={"run_trial_over_bare": ratio(value, per_round, target=target)},
     )
 
 
@@ -219,15 +236,19 @@ def test_cost_per_trial_outside_run_trial(benchmark: Any, runs: Runs) -> None:
 
     benchmark.group = "driver-cost"
     benchmark.pedantic(sequential, rounds=5, iterations=1)
-    total = benchmark.stats.stats.median
-    outside = (total - statistics.median(inside)) / exp.trial_count
+    # per round: the run's time minus its trials' run_trial times, per trial, in ms
+    per_round = [
+        max(total - within, 1e-9) / exp.trial_count * 1e3
+        for total, within in zip(benchmark.stats.stats.data, inside, strict=True)
+    ]
+    outside_ms = statistics.median(per_round)
     benchmark.extra_info.update(
         **machine_load(),
         trials=exp.trial_count,
-        outside_run_trial_per_trial_s=outside,
+        outside_run_trial_per_trial_s=outside_ms / 1e3,
         ratios={
             # per-trial cost outside run_trial over one millisecond (the target is < 1)
-            "outside_run_trial_per_trial_ms": ratio(max(outside, 1e-6) * 1e3, target=1.0),
+            "outside_run_trial_per_trial_ms": ratio(outside_ms, per_round, target=1.0),
         },
     )
 
@@ -253,12 +274,13 @@ def test_two_workers_against_sequential(
 
     benchmark.group = f"two-workers-{size[0]}-trials-n{size[1]}"
     own, reference = interleaved(benchmark, parallel, sequential, rounds=rounds)
+    speedup, per_round = median_ratio(reference, own)
     benchmark.extra_info.update(
         **machine_load(),
         trials=exp.trial_count,
         executor=executor,
         workers=2,
-        sequential_s=reference,
-        parallel_s=own,
-        ratios={"speedup": ratio(reference / own, target=1.8, higher_is_better=True)},
+        sequential_s=statistics.median(reference),
+        parallel_s=statistics.median(own),
+        ratios={"speedup": ratio(speedup, per_round, target=1.8, higher_is_better=True)},
     )
