@@ -27,7 +27,10 @@ benchmark is a speed regression only when all three hold:
 Condition 2 says the change is large against the threshold and the runs' scatter; condition 3
 that it is not a chance ordering of the rounds (with hundreds of rounds any systematic drift is
 significant, so 3 alone would flag every drift; with five rounds a 20% gap is easily chance, so
-2 alone would flag noise). A faster benchmark is never a regression.
+2 alone would flag noise). A faster benchmark is never a regression. What no within-run
+statistic can see is the machine itself getting slower between the runs for the whole of a
+benchmark (other load arriving): that is a real slowdown of the measurement, and the reason to
+record baselines on a quiet machine.
 
 Quality: benchmarks may record metrics in ``extra_info["quality"]`` as ``{name: {"median",
 "spread", "values", "lower_is_better"}}`` (see ``tests/benchmarks/test_bench_quality.py``); a
