@@ -19,7 +19,8 @@ benchmark is a speed regression only when all three hold:
    tested, so that comparing 60 benchmarks does not raise the odds of a false alarm 60-fold.
    The exact test of ``r`` rounds against ``r`` cannot go below ``1 / C(2r, r)``: with about 60
    benchmarks, 8 rounds a side is the least that can ever be significant, so the suite's
-   benchmarks time at least that many. This needs the per-round times, which
+   benchmarks time that many or more, except those that take minutes a round (tracked by
+   their ratios) and those timed once. This needs the per-round times, which
    ``pytest --benchmark-json`` always writes (``stats.data``; ``--benchmark-save`` writes them
    only with ``--benchmark-save-data``); without them, or without scipy, conditions 1 and 2
    decide alone.
