@@ -111,7 +111,10 @@ class BiasedQuadratic(Problem):
     def loss(self, X: Array) -> Array:
         X = np.asarray(X, dtype=self.dtype)
         Y = (X - self.x_star) @ self.rotation
-        return 0.5 * (Y * Y) @ self.eigenvalues
+        Y *= Y
+        Y *= 0.5
+        values: Array = Y @ self.eigenvalues
+        return values
 
     def true_grad(self, x: Array) -> Array:
         x = np.asarray(x, dtype=self.dtype)
@@ -138,7 +141,10 @@ class BiasedQuadratic(Problem):
         # diverged, so numpy's overflow warning would only be noise.
         with np.errstate(over="ignore"):
             norm = np.linalg.norm(grad)
-        perturbation = p.noise * random_unit(rng, (self.dim,), self.dtype)
+        perturbation = random_unit(rng, (self.dim,), self.dtype)
+        perturbation *= p.noise
         if p.bias > 0:
-            perturbation = perturbation + p.bias * self.bias_at(x)
-        return grad + (self.scale * norm) * perturbation, grad
+            perturbation += p.bias * self.bias_at(x)
+        perturbation *= self.scale * norm
+        perturbation += grad
+        return perturbation, grad
