@@ -119,11 +119,13 @@ class TrialSpec:
         return digest(self.identity())[:20]
 
     def instance(self) -> dict[str, Any]:
-        """What the problem instance is drawn from: shared by every optimizer (pairing)."""
+        """What the problem instance is drawn from: shared by every optimizer (pairing), and by
+        both precisions: ``dtype`` says how an instance is computed, not which one, so float32
+        and float64 trials of one repetition are paired too."""
         return {
             "version": IDENTITY_VERSION,
             "problem": self.problem,
-            "params": dict(self.problem_params),
+            "params": {k: v for k, v in self.problem_params.items() if k != "dtype"},
             "repetition": self.repetition,
             "stage": self.stage,
         }

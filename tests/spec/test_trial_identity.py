@@ -9,6 +9,7 @@ import pytest
 
 from gesbench import load_results, parse_experiment
 from gesbench.core.errors import SpecError
+from gesbench.core.registry import problems
 from gesbench.run.experiment import run_experiment
 
 from spec_factory import small_spec
@@ -97,3 +98,23 @@ def test_entries_with_the_same_science_under_two_labels_are_refused() -> None:
     spec["optimizers"].append({"name": "guided_es", "label": "GES again"})
     with pytest.raises(SpecError, match="'GES again' and 'GES' are the same guided_es"):
         parse_experiment(spec)
+
+
+def test_float32_and_float64_trials_share_their_problem_instance() -> None:
+    spec = small_spec()
+    single = copy.deepcopy(spec)
+    single["problems"][0]["params"]["dtype"] = "float32"
+    (wide, narrow) = (parse_experiment(s).trials()[0] for s in (spec, single))
+    assert wide.problem == narrow.problem == spec["problems"][0]["name"]
+    assert wide.id != narrow.id  # another trial ...
+    assert wide.seed_material()["instance"] == narrow.seed_material()["instance"]  # ... paired
+    built = [
+        problems.create(t.problem, t.problem_params, rng=t.streams().problem)
+        for t in (wide, narrow)
+    ]
+    # The same instance in two precisions: equal losses to float32 rounding (another instance
+    # of the same family would differ at the first digits).
+    points = np.random.default_rng(0).standard_normal((4, wide.problem_params["n"]))
+    wide_loss, narrow_loss = (p.loss(points.astype(p.dtype)) for p in built)
+    assert narrow_loss.dtype == np.float32
+    np.testing.assert_allclose(narrow_loss, wide_loss, rtol=1e-5)
