@@ -5,6 +5,8 @@ numbers all of that must leave unchanged."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from typing import Any, ClassVar
 
@@ -382,3 +384,34 @@ def test_a_sequential_run_leaves_no_instances_behind(tmp_path):
     run_experiment(parse_experiment(spec), tmp_path, progress=False)
     assert INSTANCES.hits == hits + 2  # the second method re-used each repetition's instance
     assert len(INSTANCES) == 0 and INSTANCES.nbytes == 0
+
+
+UNGUARDED_SCRIPT = """
+import sys
+from gesbench import parse_experiment
+from gesbench.run.experiment import run_experiment
+
+print("script body ran", flush=True)
+spec = {{
+    "name": "unguarded", "repetitions": 2, "budget": {{"kind": "iterations", "limit": 10}},
+    "problems": [{{"name": "biased_quadratic", "params": {{"n": 4}}}}],
+    "optimizers": [{{"name": "guided_es"}}],
+}}
+counts = run_experiment(
+    parse_experiment(spec), {run_dir!r}, workers=2, executor="processes", progress=False
+)
+print(dict(counts), flush=True)
+"""
+
+
+def test_workers_do_not_import_the_drivers_main_module(tmp_path):
+    """A script without an ``if __name__ == "__main__"`` guard runs once: spawned workers used
+    to import it again (each starting a run of its own, which failed), and paid its imports."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED_SCRIPT.format(run_dir=str(tmp_path / "run")))
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("script body ran") == 1
+    assert "{'done': 2}" in done.stdout

@@ -12,7 +12,11 @@ from typing import Any
 
 from gesbench.core.errors import GesbenchError
 from gesbench.run.executors.options import ExecutorOptions, kill_grace
-from gesbench.run.executors.signals import sigint_deferred, spawned_ignoring_sigint
+from gesbench.run.executors.signals import (
+    main_module_hidden,
+    sigint_deferred,
+    spawned_ignoring_sigint,
+)
 from gesbench.run.executors.timed import died, failed_result, run_timed
 from gesbench.run.trial import pin_blas_threads
 from gesbench.spec.trial import TrialSpec
@@ -116,7 +120,9 @@ class Session:
             )
             # Its workers, also those restarted later, leave Ctrl-C to this process.
             stack.enter_context(spawned_ignoring_sigint())
-            with sigint_deferred():  # a cluster half started cannot be shut down cleanly
+            # A cluster half started cannot be shut down cleanly; its workers need nothing of
+            # the driver's main module.
+            with sigint_deferred(), main_module_hidden():
                 try:
                     cluster = LocalCluster(
                         n_workers=workers,

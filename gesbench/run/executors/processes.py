@@ -36,7 +36,7 @@ from typing import Any
 
 from gesbench.core.errors import GesbenchError
 from gesbench.run.executors.options import ExecutorOptions, kill_grace
-from gesbench.run.executors.signals import sigint_ignored
+from gesbench.run.executors.signals import main_module_hidden, sigint_ignored
 from gesbench.run.executors.timed import died, failed_result, run_timed
 from gesbench.run.provenance import provenance
 from gesbench.run.trial import pin_blas_threads
@@ -139,7 +139,7 @@ class _Worker:
 def _start_worker(context: Any) -> _Worker:
     ours, theirs = context.Pipe(duplex=True)
     process = context.Process(target=_worker_main, args=(theirs, os.getpid()), name="gesbench")
-    with sigint_ignored():
+    with sigint_ignored(), main_module_hidden():
         process.start()
     theirs.close()
     return _Worker(process, ours)

@@ -1,4 +1,5 @@
-"""Starting worker processes that leave Ctrl-C to the driver."""
+"""Starting worker processes that leave Ctrl-C to the driver, and that do not import the
+driver's main module."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import sys
 import tempfile
 import threading
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,3 +83,22 @@ def sigint_deferred() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if pressed:
         raise KeyboardInterrupt
+
+
+@contextmanager
+def main_module_hidden() -> Iterator[None]:
+    """Processes started with the 'spawn' method in the block do not import the caller's main
+    module (a script, the test runner, the console script of a tool that drives gesbench).
+
+    Spawn re-imports it in every child unless it is missing, which costs each worker its
+    imports (0.5 s for a script that imports the experiment loop and pandas) and runs a script
+    without an ``if __name__ == "__main__"`` guard once more per worker. Workers need none of
+    it: they run gesbench's own functions on specs, and find plugins through entry points.
+    The main module is swapped for an empty one only while the block runs.
+    """
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
