@@ -323,7 +323,7 @@ def thread_plugin(tmp_path, monkeypatch):
     (root / "gesbench_thread_plugin.py").write_text(PLUGIN)
     info = root / "gesbench_thread_plugin-0.1.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gesbench-thread-plugin\n")
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gesbench-thread-plugin\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(
         "[gesbench.problems]\ntest_thread_plugin = gesbench_thread_plugin:ThreadReporting\n"
     )
@@ -334,8 +334,12 @@ def thread_plugin(tmp_path, monkeypatch):
     return "test_thread_plugin"
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_every_trial_of_a_run_sees_one_blas_thread(tmp_path, thread_plugin, workers):
+@pytest.mark.parametrize(
+    ("workers", "executor"), [(1, "sequential"), (2, "processes"), (2, "dask")]
+)
+def test_every_trial_of_a_run_sees_one_blas_thread(tmp_path, thread_plugin, workers, executor):
+    if executor == "dask":
+        pytest.importorskip("distributed")
     spec = {
         "name": "threads",
         "repetitions": 3,
@@ -344,7 +348,9 @@ def test_every_trial_of_a_run_sees_one_blas_thread(tmp_path, thread_plugin, work
         "optimizers": [{"name": "vanilla_es"}],
     }
     with threadpool_limits(limits=2):
-        run_experiment(parse_experiment(spec), tmp_path, workers=workers, progress=False)
+        run_experiment(
+            parse_experiment(spec), tmp_path, workers=workers, executor=executor, progress=False
+        )
         after = blas_threads()
     trials = load_results(tmp_path).trials
     assert (trials["status"] == "done").all(), trials["error"].tolist()

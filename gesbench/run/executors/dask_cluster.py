@@ -115,9 +115,13 @@ class Session:
             ) from None
         stack = self.stack
         if scheduler is None:
-            stack.enter_context(
-                dask.config.set({"distributed.scheduler.allowed-failures": retries})
-            )
+            settings = {
+                "distributed.scheduler.allowed-failures": retries,
+                # Dask's sampling profiler takes the GIL from the trial's thread every 10 ms,
+                # for stacks nobody reads here.
+                "distributed.worker.profile.enabled": False,
+            }
+            stack.enter_context(dask.config.set(settings))
             # Its workers, also those restarted later, leave Ctrl-C to this process.
             stack.enter_context(spawned_ignoring_sigint())
             # A cluster half started cannot be shut down cleanly; its workers need nothing of
