@@ -323,7 +323,9 @@ def thread_plugin(tmp_path, monkeypatch):
     (root / "gesbench_thread_plugin.py").write_text(PLUGIN)
     info = root / "gesbench_thread_plugin-0.1.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gesbench-thread-plugin\nVersion: 0.1\n")
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: gesbench-thread-plugin\nVersion: 0.1\n"
+    )
     (info / "entry_points.txt").write_text(
         "[gesbench.problems]\ntest_thread_plugin = gesbench_thread_plugin:ThreadReporting\n"
     )
