@@ -3,8 +3,8 @@
 Every optimizer at a repetition meets the same instance (the pairing of the design), and a run
 hands trials to a worker in spec order, so consecutive trials usually share one. Building an
 instance can cost far more than a short trial (a QR or a least-squares solve at n = 1000), so a
-process keeps the last few it built, keyed by what the instance is drawn from (problem,
-parameters, repetition, stage, identity version: :meth:`TrialSpec.instance`).
+process keeps the last few it built, keyed by the problem, all its parameters and what the
+instance is drawn from (repetition, stage, identity version: :meth:`TrialSpec.instance`).
 
 A trial never receives the kept instance itself but a deep copy of it, made while the kept
 one is untouched: a problem that holds state (a counter, a cache, a generator) starts every
@@ -67,7 +67,9 @@ class InstanceCache:
 
     def get(self, spec: TrialSpec, build: Callable[[], Problem]) -> Problem:
         """The instance of ``spec``: a copy of a kept one, or ``build()`` (kept for later)."""
-        key = canonical_json(spec.instance())
+        # The instance seed's material with every parameter: a parameter the seed leaves out
+        # (dtype: float32 and float64 trials draw the same instance) still builds another one.
+        key = canonical_json({**spec.instance(), "params": spec.problem_params})
         with self._lock:
             entry = self._kept.get(key)
             if entry is not None:

@@ -423,3 +423,17 @@ def test_workers_do_not_import_the_drivers_main_module(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("script body ran") == 1
     assert "{'done': 2}" in done.stdout
+
+
+def test_instances_differing_in_a_parameter_outside_the_seed_are_not_shared():
+    """dtype does not enter the instance seed (both precisions are paired on one instance), but
+    a float32 instance is another object than a float64 one."""
+    double = spec_for("biased_quadratic", {"n": 6})
+    single = spec_for("biased_quadratic", {"n": 6, "dtype": "float32"})
+    assert double.instance() == single.instance()
+    INSTANCES.clear()
+    fresh = numbers(run_trial(single))
+    INSTANCES.clear()
+    run_trial(double)
+    after_double = numbers(run_trial(single))
+    pd.testing.assert_frame_equal(after_double, fresh, check_exact=True)
