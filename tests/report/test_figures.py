@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 
 from gesbench.report.figures.curves import HEADROOM, curve_grid
@@ -106,3 +107,18 @@ def test_wall_time_is_on_a_log_axis_and_a_three_by_four_grid_stays_legible():
     shown_px = size_pt * DPI / 72 * min(1.0, 1370 / width_px)
     assert shown_px >= 12  # was about 6 px with a 4.6 in panel per axis
     assert "[min, max] of 5, a 93.75% CI" in legend.get_title().get_text()
+
+
+def test_long_problem_titles_stay_inside_the_figure():
+    data = curves(3, ["iteration"])
+    names = {f"P{p}": f"Synthetic (1000 x 20), clean minibatches, variant {p}" for p in range(3)}
+    data["problem_label"] = data["problem_label"].map(names)
+    fig = curve_grid(data, ["iteration"], method_colors(["steady", "exploding"]), log_y=True)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    width = fig.get_figwidth() * fig.dpi
+    for ax in fig.axes:
+        title = ax._left_title  # the artist of ax.set_title(..., loc="left")
+        assert title.get_text().replace("\n", " ") in names.values()  # wrapped, not cut
+        box = title.get_window_extent(canvas.get_renderer())
+        assert box.x0 >= 0 and box.x1 <= width, (title.get_text(), box.x1, width)

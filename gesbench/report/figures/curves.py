@@ -29,6 +29,7 @@ from gesbench.report.figures.style import (
     line_style,
     new_figure,
     style_axes,
+    wrapped,
 )
 
 LOG_X = frozenset({"wall_time"})
@@ -187,7 +188,9 @@ def curve_grid(
         if col == 0:
             ax.set_ylabel(AXIS_LABELS.get(y_name, y_name), fontsize=FONT)
         if col == 0 or len(x_names) == 1:
-            ax.set_title(str(problem), fontsize=FONT + 0.5, loc="left")
+            # A problem's title runs over the panels to its right, if there are any.
+            room = width / ncols * (ncols - col if len(x_names) > 1 else 1) - 0.45
+            ax.set_title(wrapped(str(problem), room, FONT + 0.5), fontsize=FONT + 0.5, loc="left")
         if log_y and limits is not None:
             ax.set_ylim(*limits)  # before the scale: a single point has no log range
             ax.set_yscale("log")

@@ -12,6 +12,7 @@ leaves matplotlib's global state (backend, open figures, rcParams) alone.
 from __future__ import annotations
 
 import hashlib
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -101,6 +102,12 @@ def palette(n: int) -> list[tuple[float, float, float]]:
     """``n`` colours of :data:`PALETTE` (cycled past ten) as RGB tuples, for figures whose
     lines are not methods (theory curves)."""
     return [to_rgb(PALETTE[i % len(PALETTE)]) for i in range(n)]
+
+
+def wrapped(text: str, width: float, fontsize: float = FONT) -> str:
+    """``text`` broken into lines of at most ``width`` inches at ``fontsize`` (a generous
+    0.6 em per character): constrained layout makes room for a tall title, not a wide one."""
+    return textwrap.fill(text, width=max(8, int(width * 72 / (0.6 * fontsize))))
 
 
 def new_figure(width: float, height: float) -> Figure:
