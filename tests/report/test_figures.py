@@ -9,6 +9,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 
 from gesbench.report.figures.curves import HEADROOM, curve_grid
+from gesbench.report.figures.ecdf import ecdf_figure
 from gesbench.report.figures.style import (
     DPI,
     MAX_WIDTH,
@@ -109,16 +110,34 @@ def test_wall_time_is_on_a_log_axis_and_a_three_by_four_grid_stays_legible():
     assert "[min, max] of 5, a 93.75% CI" in legend.get_title().get_text()
 
 
-def test_long_problem_titles_stay_inside_the_figure():
-    data = curves(3, ["iteration"])
-    names = {f"P{p}": f"Synthetic (1000 x 20), clean minibatches, variant {p}" for p in range(3)}
-    data["problem_label"] = data["problem_label"].map(names)
-    fig = curve_grid(data, ["iteration"], method_colors(["steady", "exploding"]), log_y=True)
+def titles_inside(fig, names) -> None:
+    """Every panel's left title shows one of ``names`` (wrapped, not cut) within the figure."""
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     width = fig.get_figwidth() * fig.dpi
     for ax in fig.axes:
         title = ax._left_title  # the artist of ax.set_title(..., loc="left")
-        assert title.get_text().replace("\n", " ") in names.values()  # wrapped, not cut
+        assert title.get_text().replace("\n", " ") in names
         box = title.get_window_extent(canvas.get_renderer())
         assert box.x0 >= 0 and box.x1 <= width, (title.get_text(), box.x1, width)
+
+
+LONG = {f"P{p}": f"Synthetic (1000 x 20), clean minibatches, variant {p}" for p in range(3)}
+
+
+def test_long_problem_titles_stay_inside_the_curve_figures():
+    data = curves(3, ["iteration"])
+    data["problem_label"] = data["problem_label"].map(LONG)
+    fig = curve_grid(data, ["iteration"], method_colors(["steady", "exploding"]), log_y=True)
+    titles_inside(fig, set(LONG.values()))
+
+
+def test_long_problem_titles_stay_inside_the_ecdf_figure():
+    x = np.logspace(0, 3, 20)
+    ecdf = pd.concat(
+        pd.DataFrame({"problem_label": name, "label": label, "x": x, "runs": 15,
+                      "fraction": np.linspace(0, 1, 20)})
+        for name in LONG.values() for label in ("steady", "exploding")
+    )  # fmt: skip
+    fig = ecdf_figure(ecdf, method_colors(["steady", "exploding"]), "evaluations", "")
+    titles_inside(fig, {f"{name} (15 pairs per method)" for name in LONG.values()})

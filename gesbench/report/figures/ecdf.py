@@ -16,6 +16,7 @@ from gesbench.report.figures.style import (
     new_figure,
     step_lines,
     style_axes,
+    wrapped,
 )
 
 
@@ -29,7 +30,8 @@ def ecdf_figure(ecdf: pd.DataFrame, colors: Colors, x_label: str, subtitle: str)
     ncols = min(3, len(panels))
     nrows = -(-len(panels) // ncols)
     labels = [x for x in colors if x in set(ecdf["label"])]
-    fig = new_figure(min(3.4 * ncols + 0.3, MAX_WIDTH), 2.6 * nrows + 1.0)
+    width = min(3.4 * ncols + 0.3, MAX_WIDTH)
+    fig = new_figure(width, 2.6 * nrows + 1.0)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax in axes.ravel()[len(panels) :]:
         ax.set_visible(False)
@@ -41,7 +43,7 @@ def ecdf_figure(ecdf: pd.DataFrame, colors: Colors, x_label: str, subtitle: str)
         ax.set_ylim(-0.02, 1.02)
         runs = sub.groupby("label")["runs"].first()
         counts = f" ({int(runs.iloc[0])} pairs per method)" if runs.nunique() == 1 else ""
-        ax.set_title(f"{problem}{counts}", fontsize=FONT, loc="left")
+        ax.set_title(wrapped(f"{problem}{counts}", width / ncols - 0.45), fontsize=FONT, loc="left")
         if i % ncols == 0:
             ax.set_ylabel("fraction of (trial, target)\npairs reached", fontsize=FONT)
         if i >= len(panels) - ncols:
