@@ -79,8 +79,12 @@ def test_family_tables_in_the_readme_are_in_the_generators_format(name):
     """Every cell as family_cell writes it, one bold cell per row on the lowest value, rows
     sorted by problem label, the methods those the family's spec runs."""
     header, rows = readme_table("| problem |", f"`{name}` (")
-    recorded = {p.label for p in REPRODUCTIONS[name].published}
-    assert set(header[1:]) == recorded
+    reproduction = REPRODUCTIONS[name]
+    recorded = {p.label for p in reproduction.published}
+    if "gesbench's own recorded run" in reproduction.source:
+        assert set(header[1:]) == recorded
+    else:  # another source (an authors' code) need not have every method the spec runs
+        assert recorded <= set(header[1:])
     assert [r[0] for r in rows] == sorted(r[0] for r in rows)
     for row in rows:
         values = [parse_cell(cell)[0] for cell in row[1:]]
