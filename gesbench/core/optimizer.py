@@ -12,9 +12,10 @@ from numpy.typing import ArrayLike
 
 from gesbench.core.budget import Budget
 from gesbench.core.errors import BudgetExhausted, Diverged, GesbenchError
-from gesbench.core.oracle import Oracle, all_finite
+from gesbench.core.oracle import Oracle
 from gesbench.core.params import Configurable, Params
 from gesbench.core.problem import Array
+from gesbench.core.vectors import all_finite
 
 
 class Optimizer(Configurable, ABC):
@@ -189,37 +190,65 @@ def drive(
     that caught it.
     """
     budget = oracle.budget
-    counts_iterations, limit = budget.counts_iterations, budget.limit
-    spent, refusals, diverged = oracle._spent, oracle._refusals, oracle._diverged
-    end_iteration = oracle._end_iteration
     try:
-        while not spent() >= limit:
-            if counts_iterations:  # the oracle never refuses, and every iteration spends
-                optimizer.step(oracle)
-                end_iteration()
-            else:
-                before, refused = spent(), refusals()
-                optimizer.step(oracle)
-                end_iteration()
-                if diverged() is None and spent() == before:
-                    if refusals() > refused:
-                        raise GesbenchError(
-                            f"{optimizer.name} caught the BudgetExhausted signal the oracle "
-                            f"raised when its {budget.kind!r} budget ran out, and went on: let "
-                            "gesbench.core.errors.BudgetExhausted propagate out of step (an "
-                            "'except Exception' around oracle calls swallows it)"
-                        )
-                    raise GesbenchError(
-                        f"{optimizer.name} spent nothing of its {budget.kind!r} budget in an "
-                        "iteration, so the budget would never run out; choose another budget "
-                        "kind"
-                    )
-            message = diverged()
-            if message is not None:  # raised by the oracle, but the step caught it
-                raise Diverged(message)
-            if not all_finite(optimizer.x):
-                raise Diverged(f"non-finite iterate at iteration {oracle.iterations}")
-            if after_iteration is not None:
-                after_iteration()
+        if budget.counts_iterations:
+            _iterate(optimizer, oracle, after_iteration)
+        else:
+            _spend(optimizer, oracle, after_iteration)
     except BudgetExhausted:
         pass
+
+
+def _iterate(
+    optimizer: Optimizer, oracle: Oracle, after_iteration: Callable[[], None] | None
+) -> None:
+    """:func:`drive` under an iteration budget: the oracle never refuses, every iteration
+    spends."""
+    step, end_iteration = optimizer.step, oracle._end_iteration
+    iteration, limit = oracle._iteration(), oracle.budget.limit
+    while iteration < limit:
+        step(oracle)
+        end_iteration()
+        iteration += 1
+        _check(optimizer, oracle)
+        if after_iteration is not None:
+            after_iteration()
+
+
+def _spend(
+    optimizer: Optimizer, oracle: Oracle, after_iteration: Callable[[], None] | None
+) -> None:
+    """:func:`drive` under a budget of evaluations, surrogate calls or cost: an iteration
+    must spend, and the step must let the oracle's refusal through."""
+    budget = oracle.budget
+    spent, refusals, diverged = oracle._spent, oracle._refusals, oracle._diverged
+    end_iteration = oracle._end_iteration
+    while not spent() >= budget.limit:
+        before, refused = spent(), refusals()
+        optimizer.step(oracle)
+        end_iteration()
+        if diverged() is None and spent() == before:
+            if refusals() > refused:
+                raise GesbenchError(
+                    f"{optimizer.name} caught the BudgetExhausted signal the oracle "
+                    f"raised when its {budget.kind!r} budget ran out, and went on: let "
+                    "gesbench.core.errors.BudgetExhausted propagate out of step (an "
+                    "'except Exception' around oracle calls swallows it)"
+                )
+            raise GesbenchError(
+                f"{optimizer.name} spent nothing of its {budget.kind!r} budget in an "
+                "iteration, so the budget would never run out; choose another budget kind"
+            )
+        _check(optimizer, oracle)
+        if after_iteration is not None:
+            after_iteration()
+
+
+def _check(optimizer: Optimizer, oracle: Oracle) -> None:
+    """Raise :class:`Diverged` after an iteration that caught the oracle's, or that left a
+    non-finite iterate."""
+    message = oracle._diverged()
+    if message is not None:  # raised by the oracle, but the step caught it
+        raise Diverged(message)
+    if not all_finite(optimizer.x):
+        raise Diverged(f"non-finite iterate at iteration {oracle.iterations}")

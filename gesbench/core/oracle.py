@@ -16,36 +16,16 @@ its queries) from one that simply spends nothing.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
-import scipy.linalg.blas
 from numpy.typing import ArrayLike
 
 from gesbench.core.budget import Budget
 from gesbench.core.errors import BudgetExhausted, Diverged
 from gesbench.core.problem import Array, Problem, frozen
-from gesbench.core.shapes import as_floats, check_loss_values, check_surrogate
-
-# BLAS dot products straight from scipy: numpy's ``dot`` would warn when the squares of large
-# finite entries overflow (an error under ``-W error``), and costs twice as much per call.
-_SELF_DOT = {
-    np.dtype(np.float64): scipy.linalg.blas.ddot,
-    np.dtype(np.float32): scipy.linalg.blas.sdot,
-}
-
-
-def all_finite(a: np.ndarray) -> bool:
-    """``np.isfinite(a).all()``. For a 1-D float array, first through its dot product with
-    itself, which is finite only if every entry is (the common case, at a fraction of the
-    cost); a non-finite product (a non-finite entry, or an overflow) is settled entry by entry,
-    and no floating-point warning is raised either way."""
-    if type(a) is np.ndarray and a.ndim == 1 and a.size:
-        dot = _SELF_DOT.get(a.dtype)
-        if dot is not None and math.isfinite(dot(a, a)):
-            return True
-    return bool(np.isfinite(a).all())
+from gesbench.core.shapes import FLOAT_DTYPES, as_floats, check_loss_values, check_surrogate
+from gesbench.core.vectors import all_finite
 
 
 class Oracle:
@@ -105,13 +85,17 @@ class Oracle:
         limit = budget.limit
         limited = not budget.counts_iterations  # an iteration budget never refuses a request
         problem_loss, problem_surrogate = problem.loss, problem.surrogate_grad
-        float64 = np.dtype(np.float64)
+        point_dtype = getattr(problem, "dtype", None)
+        # points in this dtype go to the problem as they are (as_floats would not convert them)
+        ready = np.dtype(np.float64) if point_dtype is None else np.dtype(point_dtype)
+        floats = FLOAT_DTYPES
         loss_what, surrogate_what = f"{name}.loss", f"{name}.surrogate_grad"
 
         def charge(evaluations: int, gradient_calls: int) -> None:
+            """Count a request under a budget that may refuse it (not an iteration budget)."""
             evaluations += counts[1]
             gradient_calls += counts[2]
-            if limited and not spent(counts[0], evaluations, gradient_calls) <= limit:
+            if not spent(counts[0], evaluations, gradient_calls) <= limit:
                 counts[3] += 1
                 raise BudgetExhausted
             counts[1], counts[2] = evaluations, gradient_calls
@@ -122,31 +106,40 @@ class Oracle:
             return Diverged(message)
 
         def loss(X: ArrayLike) -> Array:
-            points = as_floats(X, getattr(problem, "dtype", None))
-            ndim = points.ndim
-            batch = points if ndim == 2 else points[None, :] if ndim == 1 else np.atleast_2d(points)
-            if batch.ndim != 2 or batch.shape[1] != dim:
-                raise ValueError(f"points must have {dim} columns, got shape {points.shape}")
+            if type(X) is np.ndarray and X.ndim == 2 and X.dtype == ready and X.shape[1] == dim:
+                batch, single = X, False  # the common case: a batch the problem takes as it is
+            else:
+                points = as_floats(X, point_dtype)
+                single = points.ndim == 1
+                batch = points[None, :] if single else np.atleast_2d(points)
+                if batch.ndim != 2 or batch.shape[1] != dim:
+                    raise ValueError(f"points must have {dim} columns, got shape {points.shape}")
             rows = len(batch)
-            charge(rows, 0)
+            if limited:
+                charge(rows, 0)
+            else:
+                counts[1] += rows
             values = problem_loss(batch)
             # What the shape check would return as it is, it need not see (the common case).
             if not (
-                type(values) is np.ndarray and values.dtype == float64 and values.shape == (rows,)
+                type(values) is np.ndarray and values.shape == (rows,) and values.dtype in floats
             ):
                 values = check_loss_values(values, rows, loss_what)
             if not all_finite(values):
                 raise nonfinite(
                     f"non-finite loss at iteration {counts[0]} (evaluation {counts[1]})"
                 )
-            result: Array = values[0] if ndim == 1 else values
+            result: Array = values[0] if single else values
             return result
 
         def surrogate_grad(x: ArrayLike) -> Array:
-            point = as_floats(x, getattr(problem, "dtype", None))
-            charge(0, 1)
+            point = x if type(x) is np.ndarray and x.dtype == ready else as_floats(x, point_dtype)
+            if limited:
+                charge(0, 1)
+            else:
+                counts[2] += 1
             g = problem_surrogate(point, rng)
-            if not (type(g) is np.ndarray and g.dtype == float64 and g.shape == (dim,)):
+            if not (type(g) is np.ndarray and g.shape == (dim,) and g.dtype in floats):
                 g = check_surrogate(g, dim, surrogate_what)
             if not all_finite(g):
                 raise nonfinite(f"non-finite surrogate gradient at iteration {counts[0]}")

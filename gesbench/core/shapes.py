@@ -25,7 +25,8 @@ from numpy.typing import NDArray
 from gesbench.core.errors import GesbenchError
 
 Array = NDArray[np.float64]
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+"""The dtypes values keep as they are."""
 
 LOSS_RULE = "must have shape (rows,) for a (rows, dim) batch: one value per row"
 SCALAR_RULE = "must return a scalar for one point"
@@ -41,7 +42,9 @@ def as_floats(value: object, dtype: np.dtype[Any] | type | None = None) -> Array
     """``value`` as an array of ``dtype``; without one, float32 and float64 arrays as they are
     (no copy) and anything else as float64."""
     if dtype is None:
-        dtype = value.dtype if isinstance(value, np.ndarray) and value.dtype in _FLOATS else float
+        dtype = float
+        if isinstance(value, np.ndarray) and value.dtype in FLOAT_DTYPES:
+            dtype = value.dtype
     return np.asarray(value, dtype=dtype)
 
 

@@ -13,6 +13,7 @@ The surrogate shapes the search distribution only; it never enters the step.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from gesbench.core.oracle import Oracle
 from gesbench.core.params import dtype_param, param, require
 from gesbench.core.problem import Array
 from gesbench.core.registry import Preset
+from gesbench.core.vectors import scaled_norm
 from gesbench.ges.updates import UpdateParams, UpdateRule
 
 
@@ -39,23 +41,6 @@ class GuidedESParams(UpdateParams):
     k: int = param(1, ge=1, doc="past surrogate gradients spanning the guiding subspace")
     pairs: int = param(1, ge=1, doc="antithetic pairs per iteration (P)")
     dtype: str = dtype_param()
-
-
-def scaled_norm(v: Array) -> float:
-    """Euclidean norm of a contiguous vector, also where its squares under- or overflow.
-
-    ``sqrt(v @ v)`` (numpy's own ``norm``, bit for bit) when that is a positive finite
-    number; otherwise the norm of ``v / max|v|`` times ``max|v|`` (0 only for a zero vector).
-    """
-    with np.errstate(over="ignore"):  # handled below
-        norm = float(np.sqrt(v @ v))
-    if 0 < norm < np.inf:
-        return norm
-    scale = float(np.abs(v).max())
-    if not 0 < scale < np.inf:
-        return scale
-    w = v / scale
-    return scale * float(np.sqrt(w @ w))
 
 
 class GuidedES(Optimizer):
@@ -120,9 +105,10 @@ class GuidedES(Optimizer):
         self._update = UpdateRule(p, n, self.dtype)
         dtype = self.dtype
         # FIFO of surrogates, columns [0, held) real, and their orthonormal basis U with
-        # surrogates = U R (R upper triangular, k > 1). Column-major, so each column is
-        # contiguous and LAPACK reads the buffers without a transposed copy.
-        self._surrogates = np.zeros((n, k), dtype, order="F")
+        # surrogates = U R (R upper triangular). Column-major, so each column is contiguous and
+        # LAPACK reads the buffers without a transposed copy. For k = 1 the basis is the last
+        # surrogate normalised, and the FIFO is not kept.
+        self._surrogates = np.zeros((n, k if k > 1 else 0), dtype, order="F")
         self._basis = np.zeros((n, k), dtype, order="F")
         self._spare = np.zeros((n, k), dtype, order="F")  # the next basis while it is formed
         self._R = np.zeros((k, k), dtype)
@@ -134,6 +120,12 @@ class GuidedES(Optimizer):
         self._sub = np.empty((pairs, n), dtype)
         self._points = np.empty((2 * pairs, n), dtype)
         self._g = np.empty(n, dtype)
+        # views of the buffers an iteration uses, made once: the draws for each number of
+        # subspace directions held (rows [z_n, z_k]), the points x + eps and x - eps
+        self._draws = [self._z[: pairs * (n + h)].reshape(pairs, n + h) for h in range(k + 1)]
+        self._plus, self._minus = self._points[:pairs], self._points[pairs:]
+        self._scales_for: tuple[float, int] | None = None
+        self._estimate_scale = np.array(p.beta / (2 * p.sigma**2 * pairs), dtype)
 
     @property
     def guided(self) -> bool:
@@ -147,15 +139,16 @@ class GuidedES(Optimizer):
         if norm == 0:
             return
         G, k = self._surrogates, self.params.k
+        if k == 1:  # the reduced QR of one column is that column normalised
+            np.divide(s, norm, out=self._basis[:, 0])
+            self._held = 1
+            return
         full = self._held == k
         if full:
             G[:, :-1] = G[:, 1:]  # drop the oldest, in place
             self._held -= 1
         G[:, self._held] = s
         self._held += 1
-        if k == 1:  # the reduced QR of one column is that column normalised
-            np.divide(s, norm, out=self._basis[:, 0])
-            return
         if not self._extend(s, norm, full):
             self._refresh()
 
@@ -208,7 +201,10 @@ class GuidedES(Optimizer):
         shape = (pairs, self.x.size + k_held)
         if out is None:
             return self.rng.standard_normal(shape, dtype=self.dtype)
-        z = out[: shape[0] * shape[1]].reshape(shape)
+        if out is self._z and pairs == self.params.pairs:
+            z = self._draws[k_held]
+        else:
+            z = out[: shape[0] * shape[1]].reshape(shape)
         self.rng.standard_normal(dtype=self.dtype, out=z)
         return z
 
@@ -217,17 +213,32 @@ class GuidedES(Optimizer):
     ) -> Array:
         """Perturbations ``sigma (sqrt(alpha / n) z_n + sqrt((1 - alpha) / k') U z_k)`` from
         draws ``z`` (rows ``[z_n, z_k]``), into ``out`` (``work``: scratch of its shape)."""
-        n, sigma = self.x.size, self.params.sigma
+        n = self.x.size
         k_held = U.shape[1]
-        eps = np.multiply(z[:, :n], float(sigma * np.sqrt(alpha / n)), out=out)
+        full, guided = self._scales(alpha, k_held)
+        eps = np.multiply(z[:, :n], full, out=out)
         if k_held:
             # for k' = 1 the product is an outer product: the same numbers, without matmul's
             # overhead
             product = np.multiply if k_held == 1 else np.matmul
             sub = product(z[:, n:], U.T, out=work)
-            sub *= float(sigma * np.sqrt((1 - alpha) / k_held))
+            sub *= guided
             eps += sub
         return eps
+
+    def _scales(self, alpha: float, k_held: int) -> tuple[Array, Array]:
+        """``sigma sqrt(alpha / n)`` and ``sigma sqrt((1 - alpha) / k')`` as 0-d arrays of the
+        dtype (a ufunc takes those faster than Python floats, and rounds the same), kept until
+        alpha or k' changes."""
+        if (alpha, k_held) != self._scales_for:
+            sigma, n = self.params.sigma, self.x.size
+            guided = sigma * math.sqrt((1 - alpha) / k_held) if k_held else 0.0
+            self._scale_values = (
+                np.array(sigma * math.sqrt(alpha / n), self.dtype),
+                np.array(guided, self.dtype),
+            )
+            self._scales_for = (alpha, k_held)
+        return self._scale_values
 
     def sample(self, pairs: int, out: Array | None = None) -> Array:
         """Draw ``pairs`` perturbations (rows) from ``N(0, sigma^2 Sigma)`` (into ``out``)."""
@@ -246,20 +257,26 @@ class GuidedES(Optimizer):
         pairs = len(eps)
         diffs = self.differences(oracle, eps)
         g = np.matmul(diffs, eps, out=out)
-        g *= (self.params.beta if beta is None else beta) / (2 * self.params.sigma**2 * pairs)
+        if beta is None and pairs == self.params.pairs:
+            g *= self._estimate_scale
+        else:
+            g *= (self.params.beta if beta is None else beta) / (2 * self.params.sigma**2 * pairs)
         return g
 
     def differences(self, oracle: Oracle, eps: Array) -> Array:
         """``f(x + eps_i) - f(x - eps_i)`` for each row of ``eps``, from one batch of 2P."""
         pairs = len(eps)
-        points = self._points if pairs == self.params.pairs else None
-        if points is None:
+        if pairs == self.params.pairs:
+            points, plus, minus = self._points, self._plus, self._minus
+        else:
             points = np.empty((2 * pairs, self.x.size), self.dtype)
-        np.add(self.x, eps, out=points[:pairs])
-        np.subtract(self.x, eps, out=points[pairs:])
+            plus, minus = points[:pairs], points[pairs:]
+        x = self.x[None, :]  # of eps's shape for one pair (a ufunc is slower when it broadcasts)
+        np.add(x, eps, out=plus)
+        np.subtract(x, eps, out=minus)
         values = oracle.loss(points)
-        diffs: Array = (values[:pairs] - values[pairs:]).astype(self.dtype, copy=False)
-        return diffs
+        diffs: Array = values[:pairs] - values[pairs:]
+        return diffs if diffs.dtype == self.dtype else diffs.astype(self.dtype)
 
     def step(self, oracle: Oracle) -> None:
         if self.guided:

@@ -56,7 +56,7 @@ class UpdateRule:
 
     def __init__(self, p: UpdateParams, dim: int, dtype: DTypeLike = np.float64) -> None:
         self.rule = p.update
-        self.lr = p.lr
+        self.lr = np.array(p.lr, dtype)  # 0-d: a ufunc takes it faster than a float
         self.mu = p.momentum
         self.b1, self.b2, self.eps = p.adam_beta1, p.adam_beta2, p.adam_eps
         self.t = 0

@@ -16,6 +16,7 @@ from gesbench.core.optimizer import Optimizer, drive
 from gesbench.core.oracle import Oracle
 from gesbench.core.problem import Problem
 from gesbench.core.registry import optimizers, problems
+from gesbench.core.vectors import norm
 from gesbench.run.instances import INSTANCES
 from gesbench.run.provenance import provenance
 from gesbench.spec.trial import TrialSpec
@@ -66,14 +67,6 @@ def one_blas_thread() -> Iterator[None]:
         yield
 
 
-def _norm(v: np.ndarray) -> float:
-    """``np.linalg.norm(v)``, bit for bit: what it computes for a 1-D float64 vector (the
-    square root of ``v.dot(v)``), without its checks, for the common case."""
-    if type(v) is np.ndarray and v.dtype == np.float64 and v.ndim == 1:
-        return math.sqrt(v.dot(v))
-    return float(np.linalg.norm(v))
-
-
 class TraceRecorder:
     """Logs trace rows at the schedule's checkpoints (dense early, log-spaced later)."""
 
@@ -107,8 +100,8 @@ class TraceRecorder:
         # One true gradient per logged point: the problem's hook returns it with the surrogate
         # draw when its surrogate computes it anyway (the quadratics).
         surrogate, true = self._pair(x, np.random.default_rng([self._logging_key, iteration]))
-        denom = _norm(true) * _norm(surrogate)
-        return float(true @ surrogate / denom) if denom > 0 else np.nan
+        denom = norm(true) * norm(surrogate)
+        return float(true.dot(surrogate)) / denom if denom > 0 else np.nan
 
     def record(self) -> None:
         x = self.optimizer.x
@@ -126,7 +119,7 @@ class TraceRecorder:
                 self._alignment(x, iterations),
             )
         )
-        if not np.isfinite(loss):
+        if not math.isfinite(loss):
             raise Diverged(f"non-finite loss {loss} at iteration {iterations}")
 
     def after_iteration(self) -> None:

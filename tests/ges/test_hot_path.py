@@ -11,7 +11,6 @@ from gesbench import Budget, GuidedES
 from gesbench.core.optimizer import drive
 from gesbench.core.oracle import Oracle
 from gesbench.core.problem import FunctionProblem
-from gesbench.ges.guided_es import scaled_norm
 
 
 def reference_run(f, surrogate, x0, iterations, seed, *, sigma, alpha, beta, pairs, update, lr):
@@ -111,14 +110,6 @@ def test_a_basis_direction_is_a_unit_vector_whatever_the_surrogate_scale(rng, sc
     last = vectors[-1] / np.linalg.norm(vectors[-1] / scale) / scale
     assert np.linalg.norm(U.T @ last) == pytest.approx(1.0)
     assert np.isfinite(ges.sample(2)).all()
-
-
-def test_scaled_norm_is_numpys_norm_where_that_is_exact(rng):
-    v = rng.standard_normal(1000)
-    assert scaled_norm(v) == np.linalg.norm(v)
-    assert scaled_norm(np.zeros(3)) == 0.0
-    assert scaled_norm(np.full(4, 1e-200)) == pytest.approx(2e-200)
-    assert scaled_norm(np.full(4, 1e200)) == pytest.approx(2e200)
 
 
 def test_the_points_handed_to_the_loss_are_the_iterate_plus_and_minus_each_perturbation():

@@ -86,8 +86,9 @@ class ProblemCaller(NoisyCoordinateSearch):
 def dig_out_problem(oracle: Oracle) -> Problem:
     """What a determined cheat can still do in Python: search the oracle's closures."""
     for cell in oracle.loss.__closure__ or ():  # type: ignore[attr-defined]
-        if isinstance(cell.cell_contents, Problem):
-            return cell.cell_contents
+        found = getattr(cell.cell_contents, "__self__", cell.cell_contents)  # or a bound method's
+        if isinstance(found, Problem):
+            return found
     raise AssertionError("no problem in the oracle's closures")
 
 
