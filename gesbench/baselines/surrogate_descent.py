@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from gesbench.core.optimizer import Optimizer
 from gesbench.core.oracle import Oracle
@@ -41,6 +42,7 @@ class SurrogateDescent(Optimizer):
 
     Params = SurrogateDescentParams
     params: SurrogateDescentParams
+    uses_loss: ClassVar[bool | None] = False
 
     def start(self, x0: Array) -> None:
         super().start(x0)

@@ -145,6 +145,11 @@ class _Contract:
                 f"{self.name}: declares uses_surrogate = False but made "
                 f"{probe.gradient_calls} surrogate calls"
             )
+        if self.cls.uses_loss is False:
+            assert probe.evaluations == 0, (
+                f"{self.name}: declares uses_loss = False but made "
+                f"{probe.evaluations} loss evaluations"
+            )
         for budget in BUDGETS:
             if not spends.get(budget.kind, True):
                 # it never spends what this budget counts: the driver must stop it cleanly

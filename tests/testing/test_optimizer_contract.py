@@ -108,6 +108,12 @@ class ClosureSurrogate(NoisyCoordinateSearch):
         super().step(oracle)
 
 
+class UndeclaredLoss(NoisyCoordinateSearch):
+    """Breaks the contract: declares it never evaluates the loss, and does."""
+
+    uses_loss: ClassVar[bool | None] = False
+
+
 class NaNRecommender(NoisyCoordinateSearch):
     """Breaks the contract: loses its recommendation on the first step."""
 
@@ -136,6 +142,7 @@ def test_third_party_class_passes() -> None:
             r"oracle charged 14: the optimizer reached the problem without going through",
         ),
         (ClosureSurrogate, r"the problem received 7 gradient calls .* but the oracle charged 0"),
+        (UndeclaredLoss, r"declares uses_loss = False but made \d+ loss evaluations"),
     ],
 )
 def test_contract_catches_violations(cls: type[Optimizer], message: str) -> None:
