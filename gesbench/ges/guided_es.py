@@ -124,6 +124,7 @@ class GuidedES(Optimizer):
         # subspace directions held (rows [z_n, z_k]), the points x + eps and x - eps
         self._draws = [self._z[: pairs * (n + h)].reshape(pairs, n + h) for h in range(k + 1)]
         self._plus, self._minus = self._points[:pairs], self._points[pairs:]
+        self._direction = self._basis[:, 0]  # the basis for k = 1 (never swapped then)
         self._scales_for: tuple[float, int] | None = None
         self._estimate_scale = np.array(p.beta / (2 * p.sigma**2 * pairs), dtype)
 
@@ -140,7 +141,7 @@ class GuidedES(Optimizer):
             return
         G, k = self._surrogates, self.params.k
         if k == 1:  # the reduced QR of one column is that column normalised
-            np.divide(s, norm, out=self._basis[:, 0])
+            np.divide(s, norm, out=self._direction)
             self._held = 1
             return
         full = self._held == k
