@@ -17,13 +17,15 @@ method over all problems for the shared scope), a score to minimise:
 - ``median_final``: the median final value over tuning seeds;
 - ``auc``: the median ``auc`` over tuning seeds;
 - ``mean_rank``: the mean, over tuning seeds, of the configuration's rank among the method's
-  configurations on the same instance (ties share the mean rank).
+  configurations on the same instance (ties share the mean rank);
+- ``worst_final``: the worst (largest) final value over tuning seeds, so a setting that fails
+  on one seed of three is seen (+inf when any seed diverged or failed).
 
-With the shared scope, the per-problem median (final or auc) is ranked among the method's
-configurations on each problem and the score is the mean rank over problems (``mean_rank``
-averages over every problem and seed). Ties are broken by the median survival (a configuration
-that diverged later beats one that diverged sooner), then by the order the configurations were
-listed in: deterministic, and stated in the selection's notes.
+With the shared scope, the per-problem score (median final, median auc or worst final) is
+ranked among the method's configurations on each problem and the score is the mean rank over
+problems (``mean_rank`` averages over every problem and seed). Ties are broken by the median
+survival (a configuration that diverged later beats one that diverged sooner), then by the
+order the configurations were listed in: deterministic, and stated in the selection's notes.
 """
 
 from __future__ import annotations
@@ -124,13 +126,19 @@ def rank_configurations(scored: pd.DataFrame, select: str, scope: str) -> pd.Dat
         median_final=("final", "median"),
         median_auc=("auc", "median"),
         mean_rank=("rank", "mean"),
+        worst_final=("final", "max"),
         survival=("survival", "median"),
         n=("final", "size"),
         diverged=("status", lambda s: int((s == "diverged").sum())),
         failed=("status", lambda s: int((s == "failed").sum())),
     )
     per_problem = per_problem.reset_index()
-    criterion = {"median_final": "median_final", "auc": "median_auc", "mean_rank": "mean_rank"}
+    criterion = {
+        "median_final": "median_final",
+        "auc": "median_auc",
+        "mean_rank": "mean_rank",
+        "worst_final": "worst_final",
+    }
     per_problem["score"] = per_problem[criterion[select]]
     if scope == "shared":
         if select != "mean_rank":
@@ -154,7 +162,7 @@ def rank_configurations(scored: pd.DataFrame, select: str, scope: str) -> pd.Dat
             table["score"] = shared["score"].mean().to_numpy()
         table.insert(0, "problem", -1)
     else:
-        table = per_problem.drop(columns="mean_rank")
+        table = per_problem.drop(columns=["mean_rank", "worst_final"])
     table = table.sort_values(
         ["problem", "entry", "score", "survival", "config"],
         ascending=[True, True, True, False, True],

@@ -136,6 +136,7 @@ def _notes(
     tied: list[int] | None,
     first_rung: pd.DataFrame,
     failed: int,
+    score: float,
 ) -> list[str]:
     """What a reader must know about one selection: its edges, ties, divergence, failures."""
     space = entry.tune
@@ -160,6 +161,12 @@ def _notes(
             f"every configuration diverged (or failed) on {'every' if every else 'most'} tuning "
             f"seed(s); the one that lasted longest ({format_config(chosen)}) is used, and its "
             "evaluation trials may diverge too"
+        )
+    elif tied and experiment.tuning.select == "worst_final" and score == math.inf:
+        notes.append(
+            "every configuration diverged (or failed) on at least one tuning seed, so their "
+            "worst_final scores tie; broken by the budget spent before diverging (median over "
+            f"seeds), then by listing order: {format_config(chosen)}"
         )
     elif tied:
         names = "; ".join(format_config(space.configurations[c]) for c in tied)
@@ -306,7 +313,13 @@ def _select(
             "score": _number(row["score"]),
             "median_final": _number(row["median_final"]),
             "notes": _notes(
-                experiment, entry, config, tied.get(group), in_first, failures.get(group, 0)
+                experiment,
+                entry,
+                config,
+                tied.get(group),
+                in_first,
+                failures.get(group, 0),
+                float(row["score"]),
             ),
         }
     return out

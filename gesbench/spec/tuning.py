@@ -4,7 +4,8 @@ A spec may let an optimizer entry declare a search space instead of fixing a val
 
     [tuning]
     repetitions = 3            # tuning seeds (stage "tuning": other instances, other draws)
-    select = "median_final"    # or "auc" (area under the log loss curve), "mean_rank"
+    select = "median_final"    # or "auc" (area under the log loss curve), "mean_rank",
+                               # "worst_final" (the worst tuning seed's final value)
     scope = "per_problem"      # or "shared": one setting per method for every problem
     strategy = "grid"          # or "halving" (successive halving, `eta`, `rungs`)
 
@@ -50,6 +51,8 @@ SELECTS = {
     "over the budget",
     "mean_rank": "lowest mean rank of the final value among the method's configurations, "
     "over tuning seeds",
+    "worst_final": "lowest worst (largest) final value over the tuning seeds (a setting that "
+    "diverges or fails on any seed scores worst)",
 }
 SCOPES = {
     "per_problem": "one setting per method and problem",

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import itertools
 
+import pandas as pd
 import pytest
 
 from gesbench.core.budget import Budget
 from gesbench.core.errors import SpecError
+from gesbench.run.selection import rank_configurations
 from gesbench.spec.experiment import builtin_experiments, load_experiment, parse_experiment
 from gesbench.spec.tuning import (
+    SELECTS,
     Tuning,
     cost_lines,
     rung_budget,
@@ -71,6 +74,30 @@ def test_tuning_table_is_parsed():
         )
     )
     assert experiment.tuning == Tuning(2, "auc", "shared", "halving", 2, 2)
+
+
+@pytest.mark.parametrize("select", SELECTS)
+@pytest.mark.parametrize("scope", ["per_problem", "shared"])
+def test_every_criterion_a_spec_accepts_can_select(select, scope):
+    experiment = parse_experiment(
+        tuned(GES, tuning={"select": select, "scope": scope, "strategy": "halving", "eta": 2})
+    )
+    assert experiment.tuning is not None and experiment.tuning.select == select
+    cells = pd.DataFrame(
+        {
+            "id": [f"{p}-{c}" for p in range(2) for c in range(3)],
+            "problem": [p for p in range(2) for _ in range(3)],
+            "entry": 0,
+            "config": [0, 1, 2] * 2,
+            "repetition": 0,
+            "status": "done",
+            "final": [3.0, 1.0, 2.0] * 2,
+            "auc": [3.0, 1.0, 2.0] * 2,
+            "survival": 1.0,
+        }
+    )
+    table = rank_configurations(cells, select, scope)
+    assert set(table.loc[table["order"] == 0, "config"]) == {1}  # best on every count
 
 
 def test_log_range_is_sampled_by_qmc_deterministically_and_within_bounds():
