@@ -37,6 +37,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from gesbench.core.budget import Budget
+from gesbench.core.errors import did_you_mean
 
 AXES = {"iterations": "iteration", "evaluations": "evaluations", "gradient_calls": "gradient_calls"}
 """The trace column that counts each budget kind ('cost' is the 'cost' column)."""
@@ -139,6 +140,10 @@ def rank_configurations(scored: pd.DataFrame, select: str, scope: str) -> pd.Dat
         "mean_rank": "mean_rank",
         "worst_final": "worst_final",
     }
+    if select not in criterion:
+        message = f"select: expected one of {', '.join(map(repr, criterion))}, got {select!r}"
+        hint = did_you_mean(str(select), criterion)
+        raise ValueError(f"{message}.{hint}" if hint else message)
     per_problem["score"] = per_problem[criterion[select]]
     if scope == "shared":
         if select != "mean_rank":

@@ -74,7 +74,9 @@ class UnequalTuningBudget(UserWarning):
 
 def _choice(where: str, value: Any, choices: Mapping[str, str]) -> str:
     if not isinstance(value, str) or value not in choices:
-        raise SpecError(f"{where}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+        message = f"{where}: expected one of {', '.join(map(repr, choices))}, got {value!r}"
+        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+        raise SpecError(f"{message}.{hint}" if hint else message)
     return value
 
 

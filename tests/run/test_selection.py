@@ -276,6 +276,12 @@ def test_halving_keeps_the_configurations_with_the_lowest_worst_seed_at_a_rung()
     assert survivors(by_median, 2) == {(0, 0): [0, 3]}
 
 
+def test_an_unknown_criterion_is_refused_with_a_suggestion():
+    data = scored({(0, 0, 0): 1.0})
+    with pytest.raises(ValueError, match=r"got 'worst'\. Did you mean 'worst_final'\?"):
+        rank_configurations(data, "worst", "per_problem")
+
+
 configs = st.integers(min_value=2, max_value=5)
 seeds = st.integers(min_value=1, max_value=4)
 finals = st.one_of(

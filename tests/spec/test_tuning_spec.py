@@ -203,6 +203,13 @@ def test_joint_ranges_are_a_latin_hypercube_and_integer_parameters_are_rounded()
             r"optimizers\[0\]\.tune\.sigma\.points: ranges of one entry are sampled jointly",
         ),
         (GES, {"select": "best"}, r"tuning\.select: expected one of 'median_final'"),
+        (
+            GES,
+            {"select": "worst"},
+            r"tuning\.select: expected one of .*'worst_final', got 'worst'\. "
+            r"Did you mean 'worst_final'\?",
+        ),
+        (GES, {"scope": "shraed"}, r"tuning\.scope: .*got 'shraed'\. Did you mean 'shared'\?"),
         (GES, {"scope": "global"}, r"tuning\.scope: expected one of"),
         (GES, {"strategy": "random"}, r"tuning\.strategy: expected one of"),
         (GES, {"repetitions": 0}, r"tuning\.repetitions: expected an integer >= 1"),
