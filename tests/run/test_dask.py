@@ -197,3 +197,25 @@ def test_trial_stuck_in_native_code_is_cancelled_and_its_worker_restarted(
     assert run_experiment(
         fragile_experiment(control, repetitions=1), run_dir, scheduler=scheduler, progress=False
     ) == {"done": 2}
+
+
+def test_ctrl_c_silences_dask_logging_before_the_cluster_stops(small_experiment, scheduler):
+    # open_executor closes the session in a finally while the KeyboardInterrupt unwinds; the
+    # nannies then log a warning for each worker still busy with a trial, unless Dask's
+    # loggers were silenced first (the interrupt never passes through the session's own
+    # context stack, so silencing there never happened).
+    import logging
+
+    from gesbench.run.executors import open_executor
+
+    names = ("distributed", "tornado", "asyncio")
+    levels = {name: logging.getLogger(name).level for name in names}
+    try:
+        with pytest.raises(KeyboardInterrupt), open_executor("dask", scheduler=scheduler) as pool:
+            assert next(pool.batches(small_experiment.trials()[:1]))[0].status == "done"
+            assert logging.getLogger("distributed").level < logging.CRITICAL
+            raise KeyboardInterrupt
+        assert all(logging.getLogger(name).level == logging.CRITICAL for name in names)
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)

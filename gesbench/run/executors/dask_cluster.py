@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import warnings
 from collections import deque
-from collections.abc import Generator, Iterator, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Generator, Sequence
+from contextlib import ExitStack, suppress
 from typing import Any
 
 from gesbench.core.errors import GesbenchError
@@ -63,16 +64,11 @@ def _stuck(timeout: float, grace: float, failure: str | None) -> str:
     )
 
 
-@contextmanager
-def _quiet_shutdown() -> Iterator[None]:
-    """On Ctrl-C, stop the cluster without the tracebacks and warnings Dask logs while its
-    connections close under it."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        for name in ("distributed", "tornado", "asyncio"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-        raise
+def _quiet_shutdown() -> None:
+    """Stop the cluster without the tracebacks and warnings Dask logs while its connections
+    close under it (and its nannies kill workers busy with trials): for Ctrl-C."""
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 class Session:
@@ -142,12 +138,10 @@ class Session:
                     ) from None
                 stack.enter_context(cluster)
                 client = stack.enter_context(Client(cluster))
-                stack.enter_context(_quiet_shutdown())  # unwound first, before the cluster
         else:
             try:
                 with sigint_deferred():
                     client = stack.enter_context(Client(scheduler))
-                    stack.enter_context(_quiet_shutdown())
             except (OSError, TimeoutError, ValueError) as exc:
                 raise GesbenchError(
                     f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}"
@@ -248,5 +242,10 @@ class Session:
                 client.cancel(list(futures))
 
     def close(self) -> None:
+        """Stop the cluster (or leave the scheduler). Called while a Ctrl-C unwinds the run
+        (:func:`~gesbench.run.executors.open_executor` closes the session in its ``finally``),
+        quietly."""
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            _quiet_shutdown()
         self.client = None
         self.stack.close()
