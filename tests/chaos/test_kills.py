@@ -58,7 +58,8 @@ def reference(tmp_path_factory) -> Path:
 
 
 def workers_of(driver: int) -> list[psutil.Process]:
-    """The driver's worker processes (spawned interpreters; not its resource tracker)."""
+    """The driver's worker processes: spawned interpreters, or processes forked by its fork
+    server (not the fork server itself, nor the resource tracker)."""
     try:
         children = psutil.Process(driver).children(recursive=True)
     except psutil.NoSuchProcess:
@@ -66,7 +67,9 @@ def workers_of(driver: int) -> list[psutil.Process]:
     out = []
     for child in children:
         try:
-            if "spawn_main" in " ".join(child.cmdline()):
+            parent = child.parent()
+            forked = parent is not None and "forkserver" in " ".join(parent.cmdline())
+            if forked or "spawn_main" in " ".join(child.cmdline()):
                 out.append(child)
         except psutil.Error:
             continue

@@ -12,6 +12,7 @@ from contextlib import ExitStack, suppress
 from typing import Any
 
 from gesbench.core.errors import GesbenchError
+from gesbench.run.executors import forkserver
 from gesbench.run.executors.options import ExecutorOptions, kill_grace
 from gesbench.run.executors.signals import (
     main_module_hidden,
@@ -27,6 +28,8 @@ START_TOPIC = "gesbench-trial-start"
 """Dask event topic on which each trial announces where and that it started (with a limit)."""
 POLL = 0.25
 """Seconds between checks for trials past their limit."""
+PRELOAD = ["distributed", "gesbench.run.executors.dask_worker", __name__]
+"""What the fork server imports for a local cluster's workers (:mod:`.forkserver`)."""
 IN_FLIGHT = 8
 """Tasks submitted ahead per worker thread: enough that no worker waits for the driver, few
 enough that a run of many trials does not wait for all of them to be submitted."""
@@ -71,6 +74,17 @@ def _quiet_shutdown() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
+def _keep_preload() -> None:
+    """Stop Dask from choosing what the fork server imports: by default it imports there,
+    and first in this process, every package it can use (pandas, pyarrow, ...)."""
+    with suppress(ImportError):
+        import distributed.utils
+
+        if hasattr(distributed.utils, "_forkserver_preload_set"):
+            distributed.utils._forkserver_preload_set = True
+        forkserver.start(PRELOAD)  # before Dask starts it, if it does not run yet
+
+
 class Session:
     """Trials as tasks on a Dask cluster: an existing scheduler, or a local cluster of
     ``workers`` single-threaded worker processes, started with the first trials and kept until
@@ -95,6 +109,8 @@ class Session:
         self.client: Any = None
         self.local = options.scheduler is None
         self.threads = 1
+        if self.local and forkserver.AVAILABLE:  # now: its imports overlap the planning
+            forkserver.start(PRELOAD)
 
     def _start(self) -> None:
         workers, scheduler, retries = (
@@ -111,12 +127,15 @@ class Session:
             ) from None
         stack = self.stack
         if scheduler is None:
-            settings = {
+            settings: dict[str, Any] = {
                 "distributed.scheduler.allowed-failures": retries,
                 # Dask's sampling profiler takes the GIL from the trial's thread every 10 ms,
                 # for stacks nobody reads here.
                 "distributed.worker.profile.enabled": False,
             }
+            if forkserver.AVAILABLE:  # workers forked from gesbench's fork server
+                settings["distributed.worker.multiprocessing-method"] = "forkserver"
+                _keep_preload()
             stack.enter_context(dask.config.set(settings))
             # Its workers, also those restarted later, leave Ctrl-C to this process.
             stack.enter_context(spawned_ignoring_sigint())

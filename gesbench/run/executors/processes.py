@@ -1,5 +1,5 @@
-"""A local pool of worker processes owned by the driver ('spawn' start method: no inherited
-state, same on every OS).
+"""A local pool of worker processes owned by the driver, forked from a fork server that has
+imported gesbench once (:mod:`.forkserver`; spawned where there is none).
 
 The workers start when the first trials are handed to the pool and stay warm until the run
 ends (tuning rungs and the evaluation stage share them), each holding BLAS at one thread for
@@ -35,6 +35,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from gesbench.core.errors import GesbenchError
+from gesbench.run.executors import forkserver
 from gesbench.run.executors.options import ExecutorOptions, kill_grace
 from gesbench.run.executors.signals import main_module_hidden, sigint_ignored
 from gesbench.run.executors.timed import died, failed_result, run_timed
@@ -45,21 +46,28 @@ from gesbench.store.record import TrialResult
 
 MAX_CHUNK = 16
 """Most trials sent to a worker at once."""
+PRELOAD = [__name__]
+"""What the fork server imports for the workers (:mod:`.forkserver`)."""
 STARTUP_FAILURES = 3
 """Worker processes that may die before they are ready, in a row, before the run gives up
 (gesbench or a plugin cannot be imported there)."""
 
 
-def _worker_init(parent: int) -> None:
-    """Worker process set-up: leave Ctrl-C to the driver, and end with it.
+def _worker_init(parent: int, environment: dict[str, str]) -> None:
+    """Worker process set-up: leave Ctrl-C to the driver, end with it, and take its
+    environment (a fork server's is the driver's at the time the server started).
 
     Ctrl-C in a terminal reaches every process of the job; the driver alone reacts (it stops
     the workers), so workers print no tracebacks of their own. A killed driver (SIGKILL, out
     of memory) cannot stop its workers, and idle ones would wait for work forever: Linux
-    delivers SIGKILL to them on the driver's death (prctl PR_SET_PDEATHSIG), elsewhere a
-    daemon thread watches the parent id.
+    delivers SIGKILL to them on their parent's death (prctl PR_SET_PDEATHSIG), elsewhere a
+    daemon thread watches the parent id. The parent is the driver, or the fork server, which
+    exits as soon as the driver dies (:mod:`.forkserver`).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # already so when started by the driver
+    forkserver.forget()
+    parent = parent or os.getppid()
+    forkserver.start_environment(environment)
     libc = ctypes.util.find_library("c") if sys.platform == "linux" else None
     if libc is not None:
         pr_set_pdeathsig = 1
@@ -83,10 +91,10 @@ def chunk_size(queued: int, workers: int) -> int:
     return max(1, min(MAX_CHUNK, queued // (4 * workers)))
 
 
-def _worker_main(conn: Connection, parent: int) -> None:
+def _worker_main(conn: Connection, parent: int, environment: dict[str, str]) -> None:
     """A worker's life: say it is ready, then run the trials it is sent in order and send each
     result back, until told to stop (None) or the driver goes away."""
-    _worker_init(parent)
+    _worker_init(parent, environment)
     provenance()  # computed before the first trial's clock starts
     pin_blas_threads()
     conn.send(("ready", os.getpid()))
@@ -138,7 +146,11 @@ class _Worker:
 
 def _start_worker(context: Any) -> _Worker:
     ours, theirs = context.Pipe(duplex=True)
-    process = context.Process(target=_worker_main, args=(theirs, os.getpid()), name="gesbench")
+    # the worker's parent: the fork server (started again if it died), or this process
+    forked = context.get_start_method() == "forkserver"
+    parent = (forkserver.start(PRELOAD) or 0) if forked else os.getpid()  # 0: unknown
+    args = (theirs, parent, dict(os.environ))
+    process = context.Process(target=_worker_main, args=args, name="gesbench")
     with sigint_ignored(), main_module_hidden():
         process.start()
     theirs.close()
@@ -159,7 +171,10 @@ class Session:
 
     def __init__(self, options: ExecutorOptions) -> None:
         self.options = options
-        self.context = multiprocessing.get_context("spawn")
+        method = "forkserver" if forkserver.AVAILABLE else "spawn"
+        self.context = multiprocessing.get_context(method)
+        if forkserver.AVAILABLE:  # now, so that its imports overlap the driver's planning
+            forkserver.start(PRELOAD)
         self.pool: list[_Worker] = []
         self.startup_failures = 0
 

@@ -1,0 +1,74 @@
+"""The fork server that local worker processes (process pool, local Dask cluster) are forked
+from, where the platform has one (multiprocessing's 'forkserver' start method; elsewhere
+workers are spawned).
+
+A spawned worker starts a fresh interpreter and imports gesbench, NumPy and SciPy (and Dask's
+worker, for a Dask cluster) itself: a third of a second to a second per worker, paid by every
+run, on the cores the trials need. The fork server is one clean interpreter that has made those
+imports once; a worker forked from it is ready in milliseconds. It is started as soon as an
+executor is opened, so its imports overlap the driver's planning, and it stays up for later
+runs in the same process.
+
+It is multiprocessing's one fork server per process: the first executor to start it chooses
+what it imports (:func:`start`); a later executor of the other kind still works with it, its
+workers importing what the server lacks themselves. A worker takes the driver's working
+directory and ``sys.path`` as it starts (multiprocessing sends them), and its environment
+(:func:`start_environment`); nothing else of the driver's state reaches it.
+
+Faults: the server ignores Ctrl-C, and so does every worker it forks, from the start; it never
+imports the driver's main module; and it exits as soon as no process holds its 'alive' pipe,
+that is when the driver is gone, since each worker closes its copy at once (:func:`forget`), so
+a worker that asked the kernel to be killed with its parent (PR_SET_PDEATHSIG) ends with the
+driver, through the server, even in the middle of a trial.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+from contextlib import suppress
+
+from gesbench.run.executors.signals import main_module_hidden, sigint_ignored
+
+AVAILABLE = "forkserver" in multiprocessing.get_all_start_methods()
+"""Whether workers are forked from the fork server (else spawned)."""
+
+
+def start(preload: list[str]) -> int | None:
+    """Start the fork server unless it runs, importing the modules ``preload``, ignoring
+    Ctrl-C and without the driver's main module; returns its process id (None where
+    multiprocessing does not say)."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    if getattr(server, "_forkserver_pid", None) is None:  # not started by anyone yet
+        forkserver.set_forkserver_preload(preload)
+    with sigint_ignored(), main_module_hidden():
+        forkserver.ensure_running()  # (started again if it died)
+    return getattr(server, "_forkserver_pid", None)
+
+
+def forget() -> bool:
+    """In a worker process: if it was forked by the fork server, close its copy of the
+    server's 'alive' pipe (so that the server ends with the driver) and return True."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if server is None or fd is None:
+        return False
+    with suppress(OSError):
+        os.close(fd)
+    server._forkserver_alive_fd = None
+    return True
+
+
+def start_environment(environment: dict[str, str]) -> None:
+    """In a worker process: take the driver's environment as it was when the worker started
+    (a forked worker has the fork server's, from the time the server started), and see
+    packages installed since (plugins found through entry points)."""
+    if os.environ != environment:
+        os.environ.clear()
+        os.environ.update(environment)
+    importlib.invalidate_caches()
