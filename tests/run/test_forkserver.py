@@ -1,0 +1,70 @@
+"""Process-pool workers forked from the fork server (which stays up between runs) see the
+driver as it is when they start, as spawned workers would: its environment, and packages
+installed after the server started."""
+
+from __future__ import annotations
+
+import pytest
+from test_faults import install_distribution
+
+from gesbench import load_results, parse_experiment
+from gesbench.run.executors import forkserver
+from gesbench.run.experiment import run_experiment
+
+from spec_factory import small_spec
+
+SOURCE = '''
+import os
+
+import numpy as np
+
+from gesbench import Problem
+from gesbench.core.problem import frozen
+
+
+class EnvironmentQuadratic(Problem):
+    """||x - 1||^2 / 2 whose final metric is the worker's GESBENCH_TEST_MARK (-1: unset)."""
+
+    defaults = {"n": 3}
+
+    def _build(self, rng):
+        self.dim = self.params["n"]
+        self.x0 = frozen(np.zeros(self.dim))
+        self.f_star = 0.0
+
+    def loss(self, X):
+        return 0.5 * np.sum((X - 1.0) ** 2, axis=1)
+
+    def true_grad(self, x):
+        return x - 1.0
+
+    def surrogate_grad(self, x, rng):
+        return x - 1.0
+
+    def final_metrics(self, x):
+        return {"mark": float(os.environ.get("GESBENCH_TEST_MARK", "-1"))}
+'''
+
+
+@pytest.mark.skipif(not forkserver.AVAILABLE, reason="no fork server on this platform")
+def test_forked_workers_see_the_drivers_environment_and_plugins_of_now(
+    tmp_path, small_experiment, monkeypatch
+):
+    # The fork server runs (and has imported gesbench) before the plugin is installed and the
+    # variable set; without taking the driver's environment a forked worker kept the server's.
+    run_experiment(small_experiment, tmp_path / "first", workers=2, progress=False)
+    root = install_distribution(
+        tmp_path / "site",
+        "gesbench_environment_plugin",
+        SOURCE,
+        "[gesbench.problems]\n"
+        "environment_quadratic = gesbench_environment_plugin:EnvironmentQuadratic\n",
+    )
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setenv("GESBENCH_TEST_MARK", "7")
+    spec = small_spec(repetitions=2)
+    spec["problems"] = [{"name": "environment_quadratic"}]
+    counts = run_experiment(parse_experiment(spec), tmp_path / "second", workers=2, progress=False)
+    assert counts == {"done": 2 * len(spec["optimizers"])}, counts
+    trials = load_results(tmp_path / "second").trials
+    assert (trials["final_mark"] == 7.0).all(), trials["final_mark"]
