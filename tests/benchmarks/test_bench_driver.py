@@ -40,6 +40,7 @@ from threadpoolctl import threadpool_limits
 from gesbench.core.budget import Budget
 from gesbench.core.registry import problems
 from gesbench.run.experiment import run_experiment
+from gesbench.run.instances import INSTANCES
 from gesbench.run.trial import run_trial
 from gesbench.spec.experiment import Experiment, parse_experiment
 from gesbench.spec.trial import TrialSpec
@@ -74,16 +75,17 @@ def needs_enabled(benchmark: Any) -> None:
 
 
 def interleaved(
-    benchmark: Any, timed: Callable[[], Any], reference: Callable[[], Any], rounds: int
-) -> tuple[list[float], list[float]]:
-    """Benchmark ``timed``, running ``reference`` before each round outside the timer; both
-    sides' round times, in round order (``timed``'s empty when benchmarks are disabled)."""
-    reference_times: list[float] = []
+    benchmark: Any, timed: Callable[[], Any], references: dict[str, Callable[[], Any]], rounds: int
+) -> tuple[list[float], dict[str, list[float]]]:
+    """Benchmark ``timed``, running each of ``references`` before each round outside the timer;
+    all sides' round times, in round order (``timed``'s empty when benchmarks are disabled)."""
+    reference_times: dict[str, list[float]] = {name: [] for name in references}
 
     def setup() -> tuple[tuple[()], dict[str, Any]]:
-        t0 = time.perf_counter()
-        reference()
-        reference_times.append(time.perf_counter() - t0)
+        for name, reference in references.items():
+            t0 = time.perf_counter()
+            reference()
+            reference_times[name].append(time.perf_counter() - t0)
         return (), {}
 
     benchmark.pedantic(timed, setup=setup, rounds=rounds, iterations=1)
@@ -115,19 +117,34 @@ def trial_spec(n: int, iterations: int) -> TrialSpec:
     )  # default trace schedule
 
 
-def bare_guided_es(spec: TrialSpec) -> float:
+def bare_guided_es(spec: TrialSpec, logging: bool = False) -> tuple[float, list[float]]:
     """Guided ES (k = 1, one pair, SGD) as a bare NumPy loop on the spec's problem instance and
     seed streams, calling the problem's ``surrogate_grad`` and batched ``loss`` as the oracle
-    would; builds the problem, as ``run_trial`` does. Returns the final loss."""
+    would; builds the problem, as ``run_trial`` does. With ``logging``, it also does what the
+    trace recorder must at the spec's checkpoints (the loss at x, and the alignment of a
+    surrogate drawn from the point's own generator with the true gradient), and nothing else.
+    Returns the final loss and the logged alignments."""
     streams = spec.streams()
     problem = problems.create(spec.problem, spec.problem_params, rng=streams.problem)
     rng, noise = streams.optimizer, streams.noise
+    key = int(streams.logging.integers(2**63))  # as the recorder keys each point's generator
+    checkpoints = spec.trace.checkpoints()
+    due, last = next(checkpoints), int(spec.budget.limit)
+    alignments: list[float] = []
     n = problem.dim
     x = np.array(problem.x0, dtype=float)
     full, guided = SIGMA * np.sqrt(ALPHA / n), SIGMA * np.sqrt(1 - ALPHA)
     step = LR * BETA / (2 * SIGMA**2)
     u = None  # the guiding direction: the last nonzero surrogate, normalised
-    for _ in range(spec.budget.limit):
+    for iteration in range(last + 1):
+        if logging and (iteration >= due or iteration == last):  # the last point is always logged
+            problem.loss(x[None, :])
+            s, d = problem.surrogate_and_true_grad(x, np.random.default_rng([key, iteration]))
+            alignments.append(float(s @ d / (np.linalg.norm(s) * np.linalg.norm(d))))
+            while due <= iteration:
+                due = next(checkpoints)
+        if iteration == last:
+            break
         surrogate = problem.surrogate_grad(x, noise)
         norm = np.linalg.norm(surrogate)
         if norm > 0:  # zero at the optimum: Guided ES keeps its last direction
@@ -139,7 +156,7 @@ def bare_guided_es(spec: TrialSpec) -> float:
             eps = full * z[:n] + guided * z[n] * u
         f = problem.loss(np.stack([x + eps, x - eps]))
         x = x - step * (f[0] - f[1]) * eps
-    return float(problem.loss(x[None, :])[0])
+    return float(problem.loss(x[None, :])[0]), alignments
 
 
 @pytest.mark.parametrize(
@@ -152,28 +169,47 @@ def test_run_trial_against_a_bare_loop(benchmark: Any, n: int, iterations: int, 
         iterations = 100
     spec = trial_spec(n, iterations)
     finals: dict[str, float] = {}
+    logged: dict[str, np.ndarray] = {}
+    losses: dict[str, np.ndarray] = {}
 
     def driven() -> None:
+        INSTANCES.clear()  # so that run_trial builds the problem too, as the bare loop does
         result = run_trial(spec)
         assert result.status == "done", result.error
         finals["run_trial"] = result.final_loss
+        logged["run_trial"] = result.trace["alignment"]
+        losses["run_trial"] = result.trace["loss"]
 
     def bare() -> None:
-        finals["bare"] = bare_guided_es(spec)
+        finals["bare"] = bare_guided_es(spec)[0]
+
+    def bare_logging() -> None:
+        finals["bare_logging"], alignments = bare_guided_es(spec, logging=True)
+        logged["bare_logging"] = np.array(alignments)
 
     benchmark.group = f"run-trial-vs-bare-n{n}"
     with threadpool_limits(limits=1):  # run_trial's setting, for the bare loop too
-        own, reference = interleaved(benchmark, driven, bare, rounds=8)
-    # The same algorithm on the same streams: the same trajectory, up to rounding. If Guided
-    # ES changes how it draws its perturbations, the bare loop must follow it.
+        own, reference = interleaved(
+            benchmark, driven, {"bare": bare, "logging": bare_logging}, rounds=8
+        )
+    # The same algorithm on the same streams: the same trajectory, up to rounding, and the same
+    # logged alignments. If Guided ES changes how it draws its perturbations, or the recorder
+    # how it logs, the bare loop must follow it.
     assert finals["bare"] == pytest.approx(finals["run_trial"], rel=1e-6, abs=1e-15), finals
-    value, per_round = median_ratio(own, reference)
+    assert finals["bare_logging"] == finals["bare"]
+    # (where the loss is at round-off the gradient is too, and its direction is noise)
+    above = losses["run_trial"] > 1e-12
+    assert len(logged["bare_logging"]) == len(logged["run_trial"]) and above[:50].all()
+    np.testing.assert_allclose(logged["bare_logging"][above], logged["run_trial"][above], rtol=1e-6)
+    value, per_round = median_ratio(own, reference["bare"])
     benchmark.extra_info.update(
         **machine_load(),
         n=n,
         iterations=iterations,
         run_trial_per_iteration_s=statistics.median(own or [np.nan]) / iterations,
-        bare_per_iteration_s=statistics.median(reference) / iterations,
+        bare_per_iteration_s=statistics.median(reference["bare"]) / iterations,
+        # what logging alone costs the bare loop: the part of the ratio no driver can remove
+        bare_logging_over_bare=median_ratio(reference["logging"], reference["bare"])[0],
         ratios={"run_trial_over_bare": ratio(value, per_round, target=target)},
     )
 
@@ -275,14 +311,14 @@ def test_two_workers_against_sequential(
         run_all(exp, runs.new())
 
     benchmark.group = f"two-workers-{size[0]}-trials-n{size[1]}"
-    own, reference = interleaved(benchmark, parallel, sequential, rounds=rounds)
-    speedup, per_round = median_ratio(reference, own)
+    own, reference = interleaved(benchmark, parallel, {"sequential": sequential}, rounds=rounds)
+    speedup, per_round = median_ratio(reference["sequential"], own)
     benchmark.extra_info.update(
         **machine_load(),
         trials=exp.trial_count,
         executor=executor,
         workers=2,
-        sequential_s=statistics.median(reference),
+        sequential_s=statistics.median(reference["sequential"]),
         parallel_s=statistics.median(own),
         ratios={"speedup": ratio(speedup, per_round, target=1.8, higher_is_better=True)},
     )
