@@ -46,6 +46,9 @@ def norm(v: np.ndarray[Any, Any]) -> float:
         type(v) is np.ndarray
         and v.dtype == _FLOAT64
         and v.ndim == 1
+        and v.size
+        # numpy's norm takes the dot of a contiguous copy; a strided dot sums in another order
+        and v.flags.c_contiguous
         and _DDOT(v, v) < _NO_OVERFLOW  # False for NaN too
     ):
         return math.sqrt(v.dot(v))
@@ -53,14 +56,21 @@ def norm(v: np.ndarray[Any, Any]) -> float:
         return float(np.linalg.norm(v))
 
 
+def _smallest_exact(dtype: np.dtype[Any]) -> float:
+    """The smallest norm whose square is a normal number of ``dtype`` (float64 for integers)."""
+    tiny = np.finfo(dtype if dtype.kind == "f" else _FLOAT64).tiny
+    return math.sqrt(float(tiny))
+
+
 def scaled_norm(v: np.ndarray[Any, Any]) -> float:
     """Euclidean norm of a 1-D vector, also where its squares under- or overflow.
 
-    :func:`norm` (numpy's own, bit for bit) when that is a positive finite number; otherwise
-    the norm of ``v / max|v|`` times ``max|v|`` (0 only for a zero vector).
+    :func:`norm` (numpy's own, bit for bit) when its square is a finite normal number (smaller
+    squares lose digits to underflow); otherwise the norm of ``v / max|v|`` times ``max|v|``
+    (0 only for a zero vector).
     """
     result = norm(v)
-    if 0 < result < math.inf:
+    if _smallest_exact(v.dtype) <= result < math.inf:
         return result
     scale = float(np.abs(v).max())
     if not 0 < scale < math.inf:

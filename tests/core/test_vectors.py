@@ -65,3 +65,32 @@ def test_scaled_norm_is_numpys_norm_where_that_is_exact(rng):
     assert scaled_norm(np.zeros(3)) == 0.0
     assert scaled_norm(np.full(4, 1e-200)) == pytest.approx(2e-200)
     assert scaled_norm(np.full(4, 1e200)) == pytest.approx(2e200)
+
+
+@pytest.mark.parametrize("step", [2, 3, -2])
+def test_norm_of_a_long_strided_vector_is_numpys_bit_for_bit(rng, step):
+    """numpy's norm takes the dot of a contiguous copy: a dot over the strided view sums in
+    another order, and differs in the last bits for long vectors."""
+    for n in (1000, 10_001, 100_000):
+        v = rng.standard_normal(n * abs(step))[::step]
+        assert norm(v) == float(np.linalg.norm(v))
+    column = rng.standard_normal((1000, 3))[:, 1]
+    assert norm(column) == float(np.linalg.norm(column))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_norm_of_an_empty_vector_is_zero(dtype):
+    assert norm(np.zeros(0, dtype)) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("dtype", "scales"),
+    [(np.float64, [1e-158, 1e-160, 3e-162]), (np.float32, [1e-21, 1e-22])],
+)
+def test_scaled_norm_is_accurate_where_the_squares_underflow_only_in_part(rng, dtype, scales):
+    """Squares in the subnormal range keep only a few digits: their sum is positive, but its
+    square root can be off by percents."""
+    for scale in scales:
+        v = (scale * rng.standard_normal(5)).astype(dtype)
+        exact = float(np.linalg.norm(v.astype(np.float64) / scale)) * scale
+        assert scaled_norm(v) / exact == pytest.approx(1.0, rel=1e-6)
