@@ -62,6 +62,10 @@ def _smallest_exact(dtype: np.dtype[Any]) -> float:
     return math.sqrt(float(tiny))
 
 
+_SMALLEST_EXACT = {dtype: _smallest_exact(dtype) for dtype in (_FLOAT64, np.dtype(np.float32))}
+""":func:`_smallest_exact` of the dtypes the per-iteration path uses, looked up once."""
+
+
 def scaled_norm(v: np.ndarray[Any, Any]) -> float:
     """Euclidean norm of a 1-D vector, also where its squares under- or overflow.
 
@@ -70,7 +74,8 @@ def scaled_norm(v: np.ndarray[Any, Any]) -> float:
     (0 only for a zero vector).
     """
     result = norm(v)
-    if _smallest_exact(v.dtype) <= result < math.inf:
+    smallest = _SMALLEST_EXACT.get(v.dtype) or _smallest_exact(v.dtype)
+    if smallest <= result < math.inf:
         return result
     scale = float(np.abs(v).max())
     if not 0 < scale < math.inf:
