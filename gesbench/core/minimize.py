@@ -10,6 +10,8 @@ counters. Statuses:
   True: the run ended as asked);
 - 2: the run diverged, a non-finite loss, surrogate or iterate (``success`` False); ``x`` is the
   last finite iterate, ``nit`` the iterations completed, and the message names the iteration.
+  As in the harness, floating-point overflow and invalid operations are not warned about
+  during the run (nor raised under ``-W error``): the status says more.
 
 The callback is called after every iteration as ``callback(intermediate_result)`` (scipy's
 convention): an :class:`IntermediateResult` with ``x``, ``nit``, ``nfev``, ``njev`` and ``fun``,
@@ -179,6 +181,20 @@ def minimize(
     def loss(x: Array) -> float:  # the true loss at a point, never charged to the budget
         return float(problem.loss(x[None, :])[0])
 
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _run(optimizer, problem, oracle, loss, callback, history, verbose)
+
+
+def _run(
+    optimizer: Optimizer,
+    problem: FunctionProblem,
+    oracle: Oracle,
+    loss: Callable[[Array], float],
+    callback: Callable[..., Any] | None,
+    history: bool,
+    verbose: bool | int,
+) -> OptimizeResult:
+    """:func:`minimize` once its problem and oracle are made."""
     out = sys.stdout if verbose else None
     log = _Log(oracle, loss, out) if history or verbose else None
     optimizer.start(problem.x0)

@@ -4,6 +4,8 @@ return-shape rules shared by minimize, the oracle and check_problem."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -141,11 +143,26 @@ def test_divergence_is_a_status_with_the_iteration_not_an_exception():
 
 def test_a_non_finite_iterate_is_divergence_too():
     optimizer = SurrogateDescent(rng=0, lr=1.0)
-    with np.errstate(over="ignore"):  # x = -1e308, then -2e308 = -inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # x = -1e308, then -2e308 = -inf: no warning escapes
         result = optimizer.minimize(f, lambda x: np.full(6, 1e308), np.zeros(6), budget=50)
     assert (result.status, result.success) == (2, False)
     assert "non-finite iterate at iteration 2" in result.message
     assert (result.x == -1e308).all()
+
+
+@pytest.mark.parametrize("update", ["sgd", "momentum", "nesterov", "adam"])
+def test_overflow_inside_the_run_raises_no_warning_under_warnings_as_errors(update):
+    """Huge finite losses make Guided ES's estimate and its update overflow (Adam squares the
+    estimate; the others step to inf, then the loss is inf): the run ends as a result, with a
+    finite x, never with a RuntimeWarning raised as an error."""
+    optimizer = GuidedES(rng=0, update=update, lr=1e3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = optimizer.minimize(lambda x: 1e200 * np.sum(x), lambda x: x, np.ones(4), 50)
+    assert np.isfinite(result.x).all()
+    if update != "adam":  # Adam's infinite second moment makes its steps 0 instead
+        assert (result.status, result.success) == (2, False)
 
 
 @pytest.mark.parametrize(
