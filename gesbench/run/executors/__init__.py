@@ -13,8 +13,9 @@ trials and stay warm for the whole run, tuning rungs and evaluation alike. Its
 the driver can store them in one transaction.
 
 Backends are a table (name -> module), each module imported only when chosen, each exposing a
-``Session(options)`` class with ``batches(specs)`` and ``close()``; adding an executor is one
-module plus one row.
+``Session(options)`` class with ``batches(specs)`` and ``close()``, and ``prepare(options)``
+(what can start before the run, :func:`prepare`); adding an executor is one module plus one
+row.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = [
     "Session",
     "execute",
     "open_executor",
+    "prepare",
 ]
 
 
@@ -67,6 +69,16 @@ def _backend(
         raise GesbenchError(f"a scheduler address needs the 'dask' executor, not {executor!r}")
     session: Session = importlib.import_module(BACKENDS[executor]).Session(options)
     return session
+
+
+def prepare(executor: str | None = None, workers: int = 1, scheduler: str | None = None) -> None:
+    """Start what the named executor's local workers will be forked from, now, so that its
+    imports overlap what the caller does before the run (loading the spec, planning); nothing
+    for an executor without local workers, or an unknown one (:func:`open_executor` says)."""
+    options = ExecutorOptions(workers, scheduler)
+    module = BACKENDS.get(executor or options.default_executor())
+    if module is not None:
+        importlib.import_module(module).prepare(options)
 
 
 @contextmanager

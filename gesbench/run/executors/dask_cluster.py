@@ -35,6 +35,12 @@ IN_FLIGHT = 8
 enough that a run of many trials does not wait for all of them to be submitted."""
 
 
+def prepare(options: ExecutorOptions) -> None:
+    """Start the fork server a local cluster's workers come from (where there is one)."""
+    if options.scheduler is None and forkserver.AVAILABLE:
+        forkserver.start(PRELOAD)
+
+
 def _task(spec: TrialSpec, timeout: float | None, pin: bool = False) -> TrialResult:
     """What runs on a Dask worker: the trial under its time limit, announced first when there
     is one, so the driver knows which worker to restart if the trial gets stuck. With ``pin``
@@ -109,8 +115,7 @@ class Session:
         self.client: Any = None
         self.local = options.scheduler is None
         self.threads = 1
-        if self.local and forkserver.AVAILABLE:  # now: its imports overlap the planning
-            forkserver.start(PRELOAD)
+        prepare(options)  # now, unless done before: its imports overlap the planning
 
     def _start(self) -> None:
         workers, scheduler, retries = (

@@ -165,6 +165,12 @@ def _hard_timeout(timeout: float, grace: float) -> str:
     )
 
 
+def prepare(options: ExecutorOptions) -> None:
+    """Start the fork server the workers come from (where there is one)."""
+    if forkserver.AVAILABLE:
+        forkserver.start(PRELOAD)
+
+
 class Session:
     """A pool of ``options.workers`` worker processes, started with the first trials and kept
     until :meth:`close`."""
@@ -173,8 +179,7 @@ class Session:
         self.options = options
         method = "forkserver" if forkserver.AVAILABLE else "spawn"
         self.context = multiprocessing.get_context(method)
-        if forkserver.AVAILABLE:  # now, so that its imports overlap the driver's planning
-            forkserver.start(PRELOAD)
+        prepare(options)  # now, unless done before: its imports overlap the driver's planning
         self.pool: list[_Worker] = []
         self.startup_failures = 0
 

@@ -13,6 +13,10 @@ from gesbench.spec.trial import TrialSpec
 from gesbench.store.record import TrialResult
 
 
+def prepare(options: ExecutorOptions) -> None:
+    """Nothing to start before the run: trials run in this process."""
+
+
 class Session:
     """Runs trials in the calling process, with BLAS held at one thread from the first trial
     until :meth:`close`, which restores the limits before and drops the problem instances the
