@@ -92,12 +92,14 @@ def _version() -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gesbench.report.build import build_report
+    from gesbench.run.executors import prepare
     from gesbench.run.experiment import run_experiment
     from gesbench.spec.experiment import load_experiment
     from gesbench.spec.tuning import UnequalTuningBudget, tuning_summary
     from gesbench.store.reader import legacy_trials
 
+    if not args.dry_run:  # workers' fork server first: its imports overlap what follows
+        prepare(args.executor, args.workers, args.scheduler)
     experiment = load_experiment(args.spec, max_trials=args.max_trials).with_overrides(
         args.repetitions, args.budget
     )
@@ -150,6 +152,8 @@ def _run(args: argparse.Namespace) -> int:
     if counts.get("failed", 0):
         _print_failures(out)
     if not args.no_report:
+        from gesbench.report.build import build_report  # a second of imports: only when used
+
         for path in build_report(out):
             print(f"wrote {path}")
     return 0 if counts.get("failed", 0) == 0 else 1

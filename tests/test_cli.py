@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -50,6 +52,22 @@ def test_list_shows_components_defaults_and_experiments(capsys):
     reproductions = out.split("Reproductions")[1]
     assert "fig1" in reproductions and "ICML 2019" in reproductions
     assert "logistic_regression" in reproductions and "not a published result" in reproductions
+
+
+def test_a_run_without_a_report_never_imports_the_report_layer(spec_file, tmp_path):
+    """The report layer (matplotlib, scipy.stats: about a second of imports) is loaded only to
+    build a report, so a --no-report run starts its trials that much sooner."""
+    script = (
+        "import sys\n"
+        "from gesbench.cli import main\n"
+        f"assert main(['run', {str(spec_file)!r}, '--out', {str(tmp_path / 'run')!r}, "
+        "'--no-report', '--no-progress']) == 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith('gesbench.report') "
+        "or m in ('matplotlib', 'scipy.stats')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_run_report_export_round_trip(spec_file, tmp_path, capsys):

@@ -34,7 +34,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from gesbench.core.budget import Budget
 from gesbench.core.errors import did_you_mean
@@ -111,7 +110,7 @@ def _cell_ranks(scored: pd.DataFrame) -> pd.Series:
     """Each trial's rank of ``final`` among its group's configurations on the same instance
     (problem and tuning seed); ties share the mean rank."""
     ranks = scored.groupby(["problem", "entry", "repetition"])["final"].transform(
-        lambda v: pd.Series(rankdata(v.to_numpy(), method="average"), index=v.index)
+        lambda v: v.rank(method="average")
     )
     return ranks.astype(float)
 
@@ -148,7 +147,7 @@ def rank_configurations(scored: pd.DataFrame, select: str, scope: str) -> pd.Dat
     if scope == "shared":
         if select != "mean_rank":
             per_problem["score"] = per_problem.groupby(["problem", "entry"])["score"].transform(
-                lambda v: pd.Series(rankdata(v.to_numpy(), method="average"), index=v.index)
+                lambda v: v.rank(method="average")
             )
         shared = per_problem.groupby(["entry", "config"], sort=True)
         table = shared.agg(
