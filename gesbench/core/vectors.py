@@ -16,12 +16,9 @@ from typing import Any
 import numpy as np
 import scipy.linalg.blas
 
-_SELF_DOT = {
-    np.dtype(np.float64): scipy.linalg.blas.ddot,
-    np.dtype(np.float32): scipy.linalg.blas.sdot,
-}
 _FLOAT64 = np.dtype(np.float64)
-_DDOT = scipy.linalg.blas.ddot
+_SELF_DOT = {_FLOAT64: scipy.linalg.blas.ddot, np.dtype(np.float32): scipy.linalg.blas.sdot}
+_DDOT = _SELF_DOT[_FLOAT64]
 _NO_OVERFLOW = 1e300
 """A sum of squares below this is far enough from overflow that another BLAS's sum of the same
 squares (another order, another rounding) cannot overflow either."""
