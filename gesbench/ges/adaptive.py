@@ -269,7 +269,7 @@ class GuidedESAuto(GuidedES):
         eps = self.perturb(z, alpha, U, self._eps, self._sub)
         diffs = self.differences(oracle, eps)
         g = np.matmul(diffs, eps, out=self._g)
-        g *= beta / (2 * p.sigma**2 * p.pairs)
+        g *= self.estimate_factor(beta, p.pairs)
         zk2 = np.sum(z[:, n:] ** 2, axis=1)
         f_S = (1 - alpha) * zk2 / k_held**2 if k_held else np.zeros(p.pairs)
         self.estimator.add(diffs / (2 * p.sigma), alpha / n, f_S)

@@ -126,7 +126,7 @@ class GuidedES(Optimizer):
         self._plus, self._minus = self._points[:pairs], self._points[pairs:]
         self._direction = self._basis[:, 0]  # the basis for k = 1 (never swapped then)
         self._scales_for: tuple[float, int] | None = None
-        self._estimate_scale = np.array(p.beta / (2 * p.sigma**2 * pairs), dtype)
+        self._estimate_scale = np.array(self.estimate_factor(p.beta, pairs), dtype)
 
     @property
     def guided(self) -> bool:
@@ -261,8 +261,13 @@ class GuidedES(Optimizer):
         if beta is None and pairs == self.params.pairs:
             g *= self._estimate_scale
         else:
-            g *= (self.params.beta if beta is None else beta) / (2 * self.params.sigma**2 * pairs)
+            g *= self.estimate_factor(self.params.beta if beta is None else beta, pairs)
         return g
+
+    def estimate_factor(self, beta: float, pairs: int) -> float:
+        """``beta / (2 sigma^2 P)``: what the summed ``(f(x + eps) - f(x - eps)) eps`` is
+        multiplied by to give the estimate."""
+        return beta / (2 * self.params.sigma**2 * pairs)
 
     def differences(self, oracle: Oracle, eps: Array) -> Array:
         """``f(x + eps_i) - f(x - eps_i)`` for each row of ``eps``, from one batch of 2P."""
