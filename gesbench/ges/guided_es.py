@@ -135,8 +135,12 @@ class GuidedES(Optimizer):
     def remember(self, surrogate: Array) -> None:
         """Push a surrogate gradient into the FIFO and update the basis (all-zero vectors are
         skipped)."""
-        s = np.ascontiguousarray(surrogate, dtype=self.dtype)
-        norm = scaled_norm(s)
+        source = np.asarray(surrogate)
+        if source.dtype == self.dtype:
+            s = np.ascontiguousarray(source)
+            norm = scaled_norm(s)
+        else:
+            s, norm = self._cast(source)
         if norm == 0:
             return
         G, k = self._surrogates, self.params.k
@@ -152,6 +156,23 @@ class GuidedES(Optimizer):
         self._held += 1
         if not self._extend(s, norm, full):
             self._refresh()
+
+    def _cast(self, source: Array) -> tuple[Array, float]:
+        """A surrogate of another dtype (a user's float64 one for a float32 run) in the dtype,
+        with its norm. One that over- or underflows in the cast (float32 holds magnitudes
+        within about 1e+-38) is divided by its largest entry in float64 first: only its
+        direction matters to the search."""
+        with np.errstate(over="ignore"):
+            s = np.ascontiguousarray(source, dtype=self.dtype)
+        norm = scaled_norm(s)
+        if np.finfo(self.dtype).tiny <= norm < math.inf:
+            return s, norm
+        wide = source.astype(np.float64).ravel()
+        scale = float(np.abs(wide).max()) if wide.size else 0.0
+        if not 0 < scale < math.inf:  # all zero: skipped
+            return s, 0.0
+        s = np.ascontiguousarray(wide / scale, dtype=self.dtype)
+        return s, scaled_norm(s)
 
     def _extend(self, s: Array, norm: float, drop: bool) -> bool:
         """Update ``U`` and ``R`` for the FIFO's last change: the oldest column dropped (if

@@ -69,3 +69,25 @@ def test_float32_runs_in_float32_throughout(cls, update):
     assert {a.dtype for a in buffers} == {np.dtype(np.float32)}
     assert set(seen) == {np.dtype(np.float32)}
     assert f(opt.x[None].astype(float))[0] < 0.1 * f(np.zeros((1, N)))[0]
+
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("scale", [1e100, 1e-60])
+def test_float32_takes_a_float64_surrogate_beyond_its_range_by_its_direction(k, scale):
+    """A user's float64 surrogate too large (or small) for float32 guides a float32 run as the
+    same surrogate at a normal scale does: only its direction matters (the cast alone made it
+    inf, or zero, so the run diverged, or went unguided)."""
+
+    def wide(factor):
+        return lambda x: factor * surrogate(x.astype(np.float64))
+
+    runs = [
+        GuidedES(rng=3, k=k, dtype="float32").minimize(
+            f, wide(factor), np.zeros(N), 40, vectorized=True
+        )
+        for factor in (1.0, scale)
+    ]
+    assert [run.status for run in runs] == [0, 0], runs[1].message
+    # the same search, up to float32 rounding of the direction
+    np.testing.assert_allclose(runs[1].x, runs[0].x, rtol=1e-3, atol=1e-4)
+    assert runs[0].fun < 0.5 * f(np.zeros((1, N)))[0]
