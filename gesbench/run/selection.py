@@ -26,6 +26,10 @@ ranked among the method's configurations on each problem and the score is the me
 problems (``mean_rank`` averages over every problem and seed). Ties are broken by the median
 survival (a configuration that diverged later beats one that diverged sooner), then by the
 order the configurations were listed in: deterministic, and stated in the selection's notes.
+``worst_final`` looks at the worst case here too: its ties go first to the configuration whose
+shortest-lived seed lasted longest (the minimum survival; when every setting diverged on one
+seed of three, the median survival is 1 for all of them and would leave listing order to
+decide).
 """
 
 from __future__ import annotations
@@ -118,7 +122,8 @@ def _cell_ranks(scored: pd.DataFrame) -> pd.Series:
 def rank_configurations(scored: pd.DataFrame, select: str, scope: str) -> pd.DataFrame:
     """One row per (group, configuration): ``score`` (lower is better, see the module
     docstring), ``median_final``, ``median_auc``, ``survival`` (median), ``n``,
-    ``diverged``, ``failed`` and ``order`` (0 = selected within its group). A group is
+    ``worst_survival`` (minimum), ``diverged``, ``failed`` and ``order`` (0 = selected within
+    its group). A group is
     (problem, entry) for the per-problem scope, (entry,) for the shared scope, whose rows
     carry ``problem = -1``."""
     scored = scored.assign(rank=_cell_ranks(scored))
@@ -128,6 +133,7 @@ def rank_configurations(scored: pd.DataFrame, select: str, scope: str) -> pd.Dat
         mean_rank=("rank", "mean"),
         worst_final=("final", "max"),
         survival=("survival", "median"),
+        worst_survival=("survival", "min"),
         n=("final", "size"),
         diverged=("status", lambda s: int((s == "diverged").sum())),
         failed=("status", lambda s: int((s == "failed").sum())),
@@ -154,6 +160,7 @@ def rank_configurations(scored: pd.DataFrame, select: str, scope: str) -> pd.Dat
             median_final=("median_final", "median"),
             median_auc=("median_auc", "median"),
             survival=("survival", "median"),
+            worst_survival=("worst_survival", "min"),
             n=("n", "sum"),
             diverged=("diverged", "sum"),
             failed=("failed", "sum"),
@@ -167,9 +174,10 @@ def rank_configurations(scored: pd.DataFrame, select: str, scope: str) -> pd.Dat
         table.insert(0, "problem", -1)
     else:
         table = per_problem.drop(columns=["mean_rank", "worst_final"])
+    survivals = ["worst_survival", "survival"] if select == "worst_final" else ["survival"]
     table = table.sort_values(
-        ["problem", "entry", "score", "survival", "config"],
-        ascending=[True, True, True, False, True],
+        ["problem", "entry", "score", *survivals, "config"],
+        ascending=[True, True, True, *[False] * len(survivals), True],
         kind="stable",
     )
     table["order"] = table.groupby(["problem", "entry"]).cumcount()

@@ -165,8 +165,9 @@ def _notes(
     elif tied and experiment.tuning.select == "worst_final" and score == math.inf:
         notes.append(
             "every configuration diverged (or failed) on at least one tuning seed, so their "
-            "worst_final scores tie; broken by the budget spent before diverging (median over "
-            f"seeds), then by listing order: {format_config(chosen)}"
+            "worst_final scores tie; broken by the budget spent before diverging (by the "
+            "seed that diverged soonest, then the median over seeds), then by listing order: "
+            f"{format_config(chosen)}"
         )
     elif tied:
         names = "; ".join(format_config(space.configurations[c]) for c in tied)
@@ -282,6 +283,7 @@ def _table_rows(
                 "median_final": _number(row["median_final"]),
                 "median_auc": _number(row["median_auc"]),
                 "survival": float(row["survival"]),
+                "worst_survival": float(row["worst_survival"]),
                 "n": int(row["n"]),
                 "diverged": int(row["diverged"]),
                 "failed": int(row["failed"]),

@@ -214,22 +214,31 @@ def test_worst_final_counts_a_diverged_or_failed_seed_as_worst():
     assert chosen(rank_configurations(data, "median_final", "per_problem")) == {0: 0}
 
 
-def test_worst_final_ties_are_broken_as_for_the_other_criteria():
-    # Every configuration diverged on some seed, so all score +inf: the longer survivor (median
-    # survival over seeds) wins, then the one listed first.
+def test_worst_final_ties_go_to_the_longest_lived_worst_seed():
+    # Every configuration diverged on some seed, so all score +inf. Config 1 diverged once, at
+    # a tenth of the budget: the best median survival (1.0), the worst worst case. The worst
+    # case decides (config 2's shortest-lived seed lasted half the budget), then the median.
     data = scored(
         {
             (0, 0, 0): INF, (0, 0, 1): INF, (0, 0, 2): 1.0,
             (0, 1, 0): INF, (0, 1, 1): 2.0, (0, 1, 2): 2.0,
             (0, 2, 0): INF, (0, 2, 1): INF, (0, 2, 2): 3.0,
+            (0, 3, 0): INF, (0, 3, 1): 4.0, (0, 3, 2): 4.0,
         },
-        survival={(0, 0, 0): 0.2, (0, 0, 1): 0.3, (0, 1, 0): 0.1, (0, 2, 0): 0.5, (0, 2, 1): 0.6},
+        survival={
+            (0, 0, 0): 0.2, (0, 0, 1): 0.3, (0, 1, 0): 0.1, (0, 2, 0): 0.5, (0, 2, 1): 0.6,
+            (0, 3, 0): 0.5,
+        },
     )  # fmt: skip
     table = rank_configurations(data, "worst_final", "per_problem")
     assert set(table["score"]) == {INF}
-    assert table.set_index("config")["survival"].to_dict() == {0: 0.3, 1: 1.0, 2: 0.6}
-    assert chosen(table) == {0: 1}
-    assert ties(table) == {(0, 0): [1, 2, 0]}
+    by_config = table.set_index("config")
+    assert by_config["survival"].to_dict() == {0: 0.3, 1: 1.0, 2: 0.6, 3: 1.0}
+    assert by_config["worst_survival"].to_dict() == {0: 0.2, 1: 0.1, 2: 0.5, 3: 0.5}
+    assert chosen(table) == {0: 3}  # 2 and 3 share the worst case; 3 lasted longer in median
+    assert ties(table) == {(0, 0): [3, 2, 0, 1]}
+    # the median cannot see config 1's early divergence: it picks it
+    assert chosen(rank_configurations(data, "median_final", "per_problem")) == {0: 1}
 
 
 def test_worst_final_shared_scope_ranks_each_problems_worst_and_averages_the_ranks():
@@ -309,9 +318,12 @@ def test_worst_final_pick_is_never_beaten_on_its_worst_seed(data):
     (pick,) = chosen(table).values()
     worst = worst_of(data)
     assert all(worst[pick] <= w for w in worst.values())
-    # Among the configurations that share its worst, none lasted longer (median survival).
-    tied = table[table["score"] == worst[pick]].set_index("config")["survival"]
-    assert tied[pick] == tied.max()
+    # Among the configurations that share its worst, none lasted longer on its shortest-lived
+    # seed, nor (among those that lasted as long) in median.
+    tied = table[table["score"] == worst[pick]].set_index("config")
+    assert tied.loc[pick, "worst_survival"] == tied["worst_survival"].max()
+    level = tied[tied["worst_survival"] == tied.loc[pick, "worst_survival"]]
+    assert tied.loc[pick, "survival"] == level["survival"].max()
 
 
 @settings(max_examples=50, deadline=None)
