@@ -95,28 +95,8 @@ def load_results(run_dir: str | os.PathLike[str], *, all_trials: bool = False) -
     import pandas as pd
 
     with _reading(run_dir) as db:
-        stored = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
-        later = [
-            f"t.{c}" if c in stored else f"{default} AS {c}" for c, default in LATER_COLUMNS.items()
-        ]
-        columns = ", ".join([f"t.{c}" for c in TRIAL_COLUMNS] + later)
-        if "provenance_id" in stored:  # schema 3: each distinct value once, in its own table
-            provenance = "COALESCE(p.value, t.provenance) AS provenance"
-            source = "trials t LEFT JOIN provenance p ON p.id = t.provenance_id"
-        else:
-            provenance, source = "t.provenance", "trials t"
-        trials = pd.read_sql_query(
-            f"SELECT {columns}, t.spec, {provenance} FROM {source}",
-            db,
-            dtype={"final_loss": float},
-        )
-        # A column that is NULL throughout (no f*, no true gradient) would load as objects.
-        traces = pd.read_sql_query(
-            "SELECT * FROM traces", db, dtype=dict.fromkeys(TRACE_COLUMNS, float)
-        )
-        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        if not all_trials and "trial_ids" in meta:
-            trials = trials[trials["id"].isin(json.loads(meta["trial_ids"]))]
+        trials, meta = _stored_trials(db, all_trials)
+        traces = _read_traces(db, set(trials["id"]))
     trials["dim"] = trials["dim"].astype("Int64")
     finals = _final_metrics(trials.pop("metrics"))
     trials = pd.concat([trials, finals.add_prefix("final_")], axis=1)
@@ -126,9 +106,74 @@ def load_results(run_dir: str | os.PathLike[str], *, all_trials: bool = False) -
         trials["id"].map(traces.groupby("trial_id", sort=False)["excess_loss"].last()).astype(float)
     )
     trials = trials.sort_values(["problem_label", "label", "repetition"]).reset_index(drop=True)
-    keys = ["id", "problem_label", "label", "optimizer", "repetition", "status", "role"]
-    traces = traces.merge(trials[keys].rename(columns={"id": "trial_id"}), on="trial_id")
-    return Results(trials, traces, selected_settings(meta.get("tuning")))
+    return Results(
+        trials, _with_trial_columns(traces, trials), selected_settings(meta.get("tuning"))
+    )
+
+
+def _with_trial_columns(traces: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
+    """``traces`` with each row's trial's identifying columns, joined as an inner merge on the
+    trial id would (a trial listed under several labels, a shared evaluation trial, has its
+    rows once per label) but without the merge's copy of the whole table: only the row
+    numbers are merged."""
+    import numpy as np
+    import pandas as pd
+
+    pairs = pd.DataFrame({"trial_id": traces["trial_id"], "row": np.arange(len(traces))}).merge(
+        pd.DataFrame({"trial_id": trials["id"].to_numpy(), "trial": np.arange(len(trials))}),
+        on="trial_id",
+    )  # in the order of the trace rows
+    if len(pairs) != len(traces):  # rows repeated for shared trials (or of no listed trial)
+        traces = traces.take(pairs["row"].to_numpy()).reset_index(drop=True)
+    for key in ["problem_label", "label", "optimizer", "repetition", "status", "role"]:
+        traces[key] = trials[key].take(pairs["trial"].to_numpy()).set_axis(traces.index)
+    return traces
+
+
+def _stored_trials(db: sqlite3.Connection, all_trials: bool) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The trials table as stored (the last run's trials unless ``all_trials``; columns added
+    by later schemas filled in) and the store's meta table."""
+    import pandas as pd
+
+    stored = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
+    later = [
+        f"t.{c}" if c in stored else f"{default} AS {c}" for c, default in LATER_COLUMNS.items()
+    ]
+    columns = ", ".join([f"t.{c}" for c in TRIAL_COLUMNS] + later)
+    if "provenance_id" in stored:  # schema 3: each distinct value once, in its own table
+        provenance = "COALESCE(p.value, t.provenance) AS provenance"
+        source = "trials t LEFT JOIN provenance p ON p.id = t.provenance_id"
+    else:
+        provenance, source = "t.provenance", "trials t"
+    trials = pd.read_sql_query(
+        f"SELECT {columns}, t.spec, {provenance} FROM {source}", db, dtype={"final_loss": float}
+    )
+    meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    if not all_trials and "trial_ids" in meta:
+        trials = trials[trials["id"].isin(json.loads(meta["trial_ids"]))]
+    return trials, meta
+
+
+TRACE_CHUNK = 250_000
+"""Trace rows read at once. All at once, SQLite's rows as Python objects took three times the
+memory of the table they make (1.5 GB at the peak for 2 million rows)."""
+
+
+def _read_traces(db: sqlite3.Connection, ids: set[str]) -> pd.DataFrame:
+    """The traces of the trials ``ids``, read in chunks."""
+    import pandas as pd
+
+    chunks = [  # (an empty table gives one empty chunk, with the columns)
+        chunk[chunk["trial_id"].isin(ids)]
+        for chunk in pd.read_sql_query(
+            "SELECT * FROM traces",
+            db,
+            # a column NULL throughout (no f*, no true gradient) would load as objects
+            dtype=dict.fromkeys(TRACE_COLUMNS, float),
+            chunksize=TRACE_CHUNK,
+        )
+    ]
+    return pd.concat(chunks, ignore_index=True)
 
 
 LOSS_COLUMNS = ("final_loss", "final_excess_loss")
@@ -248,7 +293,8 @@ class FailureGroup:
 def failure_groups(run_dir: str | os.PathLike[str]) -> list[FailureGroup]:
     """The failed trials of the experiment last run into the folder, grouped by problem and
     method (largest groups first), each with the first line of its first error."""
-    trials = load_results(run_dir).trials
+    with _reading(run_dir) as db:  # (not load_results: the traces are not needed)
+        trials = _stored_trials(db, all_trials=False)[0]
     failed = trials[trials["status"] == "failed"]
     groups = [
         FailureGroup(str(problem), str(label), len(group), _first_line(group["error"].iloc[0]))
