@@ -388,14 +388,8 @@ def run_tuning(
             desc += f" (rung {rung + 1}/{len(schedule)}, {fraction:.3g} of the budget)"
         unique = run_stage(store, specs, desc, execute, progress=progress, keep=keep)
         tuning_ids += [t.id for t in unique]
-        stored = load_results(run_dir, all_trials=True)
-        ran = {t.id for t in unique}
-        scored = score_trials(
-            cells,
-            stored.trials[stored.trials["id"].isin(ran)],
-            stored.traces[stored.traces["trial_id"].isin(ran)],
-            budget,
-        )
+        stored = load_results(run_dir, all_trials=True, ids={t.id for t in unique})
+        scored = score_trials(cells, stored.trials, stored.traces, budget)
         left_out = set() if keep is None else {t.id for t in specs if not keep(t)}
         for cell in scored[scored["status"] == "failed"].to_dict("records"):
             if cell["id"] in left_out:  # not run by choice (keep), not a failure

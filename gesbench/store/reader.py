@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +83,12 @@ def legacy_trials(run_dir: str | os.PathLike[str]) -> int:
         return int(db.execute(query, (IDENTITY_VERSION,)).fetchone()[0])
 
 
-def load_results(run_dir: str | os.PathLike[str], *, all_trials: bool = False) -> Results:
+def load_results(
+    run_dir: str | os.PathLike[str],
+    *,
+    all_trials: bool = False,
+    ids: Collection[str] | None = None,
+) -> Results:
     """Load a run folder's trials and traces as tidy DataFrames.
 
     By default only the trials of the experiment last run into the folder are returned (a
@@ -91,11 +96,15 @@ def load_results(run_dir: str | os.PathLike[str], *, all_trials: bool = False) -
     ``all_trials=True`` for everything in the store, including trials of an older gesbench
     (``identity_version`` 1), which are kept but never re-used. Failed trials are always
     included, with their error: filter on ``status`` rather than losing them silently.
+    ``ids`` keeps only the trials with these ids (of those selected so), and reads only their
+    traces.
     """
     import pandas as pd
 
     with _reading(run_dir) as db:
         trials, meta = _stored_trials(db, all_trials)
+        if ids is not None:
+            trials = trials[trials["id"].isin(set(ids))]
         traces = _read_traces(db, set(trials["id"]))
     trials["dim"] = trials["dim"].astype("Int64")
     finals = _final_metrics(trials.pop("metrics"))

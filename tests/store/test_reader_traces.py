@@ -74,3 +74,17 @@ def test_a_shared_evaluation_trial_has_its_rows_once_per_label(tmp_path, monkeyp
         per_label = rows.groupby("label")["iteration"].apply(list)
         assert sorted(per_label.index) == labels
         assert per_label.iloc[0] == per_label.iloc[1]  # the same points under each label
+
+
+def test_ids_load_those_trials_as_filtering_everything_would(run_dir) -> None:
+    everything = load_results(run_dir, all_trials=True)
+    wanted = set(everything.trials["id"].iloc[::3]) | {"not-a-stored-trial"}
+    some = load_results(run_dir, all_trials=True, ids=wanted)
+    assert set(some.trials["id"]) == wanted - {"not-a-stored-trial"}
+    for part, key in (("trials", "id"), ("traces", "trial_id")):
+        full = getattr(everything, part)
+        expected = full[full[key].isin(wanted)].reset_index(drop=True)
+        got = getattr(some, part)
+        # (a parameter only other trials have is no column of theirs)
+        assert set(got.columns) <= set(expected.columns)
+        pd.testing.assert_frame_equal(got, expected[got.columns], check_exact=True)
