@@ -148,6 +148,11 @@ class Session:
                 "distributed.admin.tick.interval": "500ms",
                 "distributed.admin.system-monitor.interval": "2s",
                 "distributed.worker.memory.monitor-interval": "500ms",
+                # A worker is sent its next task when it finishes one (by default it holds one
+                # more): a worker that dies then counts a death against its running trial
+                # only, not against an innocent one queued behind it, which with one retry
+                # left could be recorded as failed.
+                "distributed.scheduler.worker-saturation": 1.0,
             }
             if forkserver.AVAILABLE:  # workers forked from gesbench's fork server
                 settings["distributed.worker.multiprocessing-method"] = "forkserver"
