@@ -141,7 +141,8 @@ def bare_guided_es(spec: TrialSpec, logging: bool = False) -> tuple[float, list[
         if logging and (iteration >= due or iteration == last):  # the last point is always logged
             problem.loss(x[None, :])
             s, d = problem.surrogate_and_true_grad(x, np.random.default_rng([key, iteration]))
-            alignments.append(float(s @ d / (np.linalg.norm(s) * np.linalg.norm(d))))
+            denom = np.linalg.norm(s) * np.linalg.norm(d)  # 0 at the optimum: NaN, as logged
+            alignments.append(float(s @ d) / denom if denom > 0 else np.nan)
             while due <= iteration:
                 due = next(checkpoints)
         if iteration == last:
