@@ -136,7 +136,7 @@ class Registry(Generic[T]):
         self._loaded: dict[str, T] = {}  # provided by entry points loaded so far
         self._provided: dict[tuple[str, str], list[str]] = {}  # entry point -> its names
         self._broken: dict[tuple[str, str], PluginError] = {}
-        self._origins: dict[str, dict[str, Any]] = {}  # name -> providing distribution
+        self._origins: dict[str, EntryPoint] = {}  # name -> the entry point providing it
 
     # --- entry points -----------------------------------------------------------------------
 
@@ -180,15 +180,9 @@ class Registry(Generic[T]):
         except PluginError as exc:
             self._broken[key] = exc
             raise
-        dist = ep.dist
-        origin = {
-            "distribution": dist.metadata["Name"] if dist is not None else None,
-            "version": dist.version if dist is not None else None,
-            "entry_point": f"{ep.name} = {ep.value}",
-        }
         for name, cls in rows.items():
             self._loaded.setdefault(name, cls)  # the first entry point to provide a name wins
-            self._origins.setdefault(name, origin)
+            self._origins.setdefault(name, ep)
         self._provided[key] = list(rows)
         return self._provided[key]
 
@@ -279,8 +273,17 @@ class Registry(Generic[T]):
         if name in self._classes:
             return {"distribution": None, "version": None, "builtin": False}
         self.get(name)
-        origin = self._origins[name]
-        return {**origin, "builtin": origin["distribution"] == "gesbench"}
+        ep = self._origins[name]
+        # read only when asked (a run's description): parsing a distribution's metadata took
+        # each worker process a few milliseconds per entry point before its first trial
+        dist = ep.dist
+        distribution = dist.metadata["Name"] if dist is not None else None
+        return {
+            "distribution": distribution,
+            "version": dist.version if dist is not None else None,
+            "entry_point": f"{ep.name} = {ep.value}",
+            "builtin": distribution == "gesbench",
+        }
 
     def describe(self, name: str) -> dict[str, Any]:
         """``name`` as data (what ``gesbench list --json`` shows and a run stores): its summary
