@@ -127,6 +127,11 @@ class GuidedES(Optimizer):
         self._direction = self._basis[:, 0]  # the basis for k = 1 (never swapped then)
         self._scales_for: tuple[float, int] | None = None
         self._estimate_scale = np.array(self.estimate_factor(p.beta, pairs), dtype)
+        # Surrogate norms taken as they are: from the smallest normal number up to the root of
+        # the largest (beyond it, the k > 1 basis updates' products of surrogate entries with
+        # unit vectors can overflow once summed); others are rescaled (remember).
+        limits = np.finfo(dtype)
+        self._smallest, self._largest = float(limits.tiny), math.sqrt(float(limits.max))
 
     @property
     def guided(self) -> bool:
@@ -139,8 +144,14 @@ class GuidedES(Optimizer):
         if source.dtype == self.dtype:
             s = np.ascontiguousarray(source)
             norm = scaled_norm(s)
-        else:
-            s, norm = self._cast(source)
+            if not norm <= self._largest:  # e.g. entries the dtype holds, a norm it does not
+                s, norm = self._rescaled(source, s, norm)
+        else:  # e.g. a user's float64 surrogate for a float32 run
+            with np.errstate(over="ignore"):
+                s = np.ascontiguousarray(source, dtype=self.dtype)
+            norm = scaled_norm(s)
+            if not self._smallest <= norm <= self._largest:  # over- or underflowed in the cast
+                s, norm = self._rescaled(source, s, norm)
         if norm == 0:
             return
         G, k = self._surrogates, self.params.k
@@ -157,20 +168,15 @@ class GuidedES(Optimizer):
         if not self._extend(s, norm, full):
             self._refresh()
 
-    def _cast(self, source: Array) -> tuple[Array, float]:
-        """A surrogate of another dtype (a user's float64 one for a float32 run) in the dtype,
-        with its norm. One that over- or underflows in the cast (float32 holds magnitudes
-        within about 1e+-38) is divided by its largest entry in float64 first: only its
-        direction matters to the search."""
-        with np.errstate(over="ignore"):
-            s = np.ascontiguousarray(source, dtype=self.dtype)
-        norm = scaled_norm(s)
-        if np.finfo(self.dtype).tiny <= norm < math.inf:
-            return s, norm
+    def _rescaled(self, source: Array, s: Array, norm: float) -> tuple[Array, float]:
+        """A surrogate too large (or, in a cast, too small) for the dtype's arithmetic (float32
+        holds magnitudes within about 1e+-38), divided by its largest entry in float64 before
+        it takes the dtype: only its direction matters to the search. One that is all zero or
+        not finite stays as it was (``s`` with its ``norm``)."""
         wide = source.astype(np.float64).ravel()
         scale = float(np.abs(wide).max()) if wide.size else 0.0
-        if not 0 < scale < math.inf:  # all zero: skipped
-            return s, 0.0
+        if not 0 < scale < math.inf:
+            return s, norm
         s = np.ascontiguousarray(wide / scale, dtype=self.dtype)
         return s, scaled_norm(s)
 

@@ -72,7 +72,7 @@ def test_float32_runs_in_float32_throughout(cls, update):
 
 
 @pytest.mark.parametrize("k", [1, 3])
-@pytest.mark.parametrize("scale", [1e100, 1e-60])
+@pytest.mark.parametrize("scale", [1e100, 1e38, 1e-60])
 def test_float32_takes_a_float64_surrogate_beyond_its_range_by_its_direction(k, scale):
     """A user's float64 surrogate too large (or small) for float32 guides a float32 run as the
     same surrogate at a normal scale does: only its direction matters (the cast alone made it
@@ -91,3 +91,28 @@ def test_float32_takes_a_float64_surrogate_beyond_its_range_by_its_direction(k, 
     # the same search, up to float32 rounding of the direction
     np.testing.assert_allclose(runs[1].x, runs[0].x, rtol=1e-3, atol=1e-4)
     assert runs[0].fun < 0.5 * f(np.zeros((1, N)))[0]
+
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize(
+    ("dtype", "entries"),
+    [("float32", np.float32(2e38)), ("float64", 1e308), ("float32", 1e-300), ("float32", 1e300)],
+)
+def test_a_surrogate_whose_norm_the_dtype_cannot_hold_still_gives_its_direction(dtype, entries, k):
+    """Entries a dtype holds can have a norm it does not (float32: 2e38 each, float64: 1e308
+    each): the direction was divided by an infinite norm, all zeros."""
+    opt = GuidedES(rng=0, k=k, dtype=dtype)
+    opt.start(np.zeros(3))
+    opt.remember(np.array([1.0, 1.0, -1.0], dtype=np.asarray(entries).dtype) * entries)
+    np.testing.assert_allclose(opt.basis()[:, 0], np.array([1, 1, -1]) / np.sqrt(3), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_non_finite_or_zero_surrogate_is_kept_or_skipped_alike_in_both_dtypes(dtype):
+    # (the oracle never hands one on: it stops the run as diverged first)
+    for value, held in ((np.nan, 1), (0.0, 0)):
+        opt = GuidedES(rng=0, dtype=dtype)
+        opt.start(np.zeros(3))
+        with np.errstate(invalid="ignore"):
+            opt.remember(np.full(3, value))  # float64, as a user's function may return it
+        assert opt._held == held, (value, dtype)
