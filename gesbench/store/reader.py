@@ -25,6 +25,8 @@ TRIAL_COLUMNS = [
     "status", "error", "started", "wall_time", "iterations", "evaluations", "gradient_calls",
     "final_loss",
 ]  # fmt: skip
+TRIAL_ORDER = ["problem_label", "label", "repetition"]
+"""How load_results orders the trials (the first error of a failure group is its first's)."""
 LATER_COLUMNS = {
     # column: how to read it from a store written before it existed (read-only, so unmigrated)
     "metrics": "'{}'",
@@ -114,7 +116,7 @@ def load_results(
     trials["final_excess_loss"] = (
         trials["id"].map(traces.groupby("trial_id", sort=False)["excess_loss"].last()).astype(float)
     )
-    trials = trials.sort_values(["problem_label", "label", "repetition"]).reset_index(drop=True)
+    trials = trials.sort_values(TRIAL_ORDER).reset_index(drop=True)
     return Results(
         trials, _with_trial_columns(traces, trials), selected_settings(meta.get("tuning"))
     )
@@ -303,7 +305,9 @@ def failure_groups(run_dir: str | os.PathLike[str]) -> list[FailureGroup]:
     """The failed trials of the experiment last run into the folder, grouped by problem and
     method (largest groups first), each with the first line of its first error."""
     with _reading(run_dir) as db:  # (not load_results: the traces are not needed)
-        trials = _stored_trials(db, all_trials=False)[0]
+        trials, meta = _stored_trials(db, all_trials=False)
+    # as load_results lists them: a shared evaluation trial under each of its labels
+    trials = with_roles(trials, meta.get("tuning")).sort_values(TRIAL_ORDER)
     failed = trials[trials["status"] == "failed"]
     groups = [
         FailureGroup(str(problem), str(label), len(group), _first_line(group["error"].iloc[0]))
