@@ -88,3 +88,25 @@ def test_ids_load_those_trials_as_filtering_everything_would(run_dir) -> None:
         # (a parameter only other trials have is no column of theirs)
         assert set(got.columns) <= set(expected.columns)
         pd.testing.assert_frame_equal(got, expected[got.columns], check_exact=True)
+
+
+def test_ids_without_sqlites_json_functions_scan_the_table(run_dir, monkeypatch) -> None:
+    """An SQLite built without JSON functions has no json_each: the index lookup gives way to
+    a scan, with the same frames."""
+    everything = load_results(run_dir, all_trials=True)
+    wanted = list(everything.trials["id"].iloc[::4])
+    expected = load_results(run_dir, all_trials=True, ids=wanted)
+    real = pd.read_sql_query
+    asked: list[str] = []
+
+    def without_json(query, *args, **kwargs):
+        asked.append(query)
+        if "json_each" in query:
+            raise pd.errors.DatabaseError("Execution failed: no such table: json_each")
+        return real(query, *args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_sql_query", without_json)
+    got = load_results(run_dir, all_trials=True, ids=wanted)
+    assert any("json_each" in q for q in asked)  # it was tried first
+    for a, b in zip(expected, got, strict=True):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
