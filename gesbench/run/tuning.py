@@ -171,9 +171,15 @@ def _notes(
         )
     elif tied:
         names = "; ".join(format_config(space.configurations[c]) for c in tied)
+        spent = (
+            "(by the seed that diverged soonest, then the median over seeds)"
+            if experiment.tuning.select == "worst_final"
+            else "(median over seeds)"
+        )
         notes.append(
             f"tie: {names} share the best {experiment.tuning.select} score; broken by the "
-            f"budget spent before diverging, then by listing order: {format_config(chosen)}"
+            f"budget spent before diverging {spent}, then by listing order: "
+            f"{format_config(chosen)}"
         )
     if failed:
         notes.append(

@@ -103,6 +103,8 @@ def load_results(
     """
     import pandas as pd
 
+    if isinstance(ids, str):  # would be taken as the set of its characters
+        raise TypeError(f"ids: expected a collection of trial ids, got the string {ids!r}")
     with _reading(run_dir) as db:
         trials, meta = _stored_trials(db, all_trials)
         if ids is not None:

@@ -110,3 +110,10 @@ def test_ids_without_sqlites_json_functions_scan_the_table(run_dir, monkeypatch)
     assert any("json_each" in q for q in asked)  # it was tried first
     for a, b in zip(expected, got, strict=True):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_ids_as_one_string_is_refused(run_dir) -> None:
+    # one trial's id, not in a list: taken as a set of characters it would match nothing
+    one = str(load_results(run_dir).trials["id"].iloc[0])
+    with pytest.raises(TypeError, match="collection of trial ids"):
+        load_results(run_dir, ids=one)
