@@ -121,11 +121,10 @@ def _cell_ranks(scored: pd.DataFrame) -> pd.Series:
 
 def rank_configurations(scored: pd.DataFrame, select: str, scope: str) -> pd.DataFrame:
     """One row per (group, configuration): ``score`` (lower is better, see the module
-    docstring), ``median_final``, ``median_auc``, ``survival`` (median), ``n``,
-    ``worst_survival`` (minimum), ``diverged``, ``failed`` and ``order`` (0 = selected within
-    its group). A group is
-    (problem, entry) for the per-problem scope, (entry,) for the shared scope, whose rows
-    carry ``problem = -1``."""
+    docstring), ``median_final``, ``median_auc``, ``survival`` (median), ``worst_survival``
+    (minimum), ``n``, ``diverged``, ``failed`` and ``order`` (0 = selected within its group).
+    A group is (problem, entry) for the per-problem scope, (entry,) for the shared scope, whose
+    rows carry ``problem = -1``."""
     scored = scored.assign(rank=_cell_ranks(scored))
     per_problem = scored.groupby(["problem", "entry", "config"], sort=True).agg(
         median_final=("final", "median"),

@@ -155,6 +155,12 @@ def _notes(
             else f"{name} = {chosen[name]} is the {where} value {how} ({space.describe()}): "
             "the best setting may lie beyond it"
         )
+    # how rank_configurations breaks a tie
+    spent = (
+        "(by the seed that diverged soonest, then the median over seeds)"
+        if experiment.tuning.select == "worst_final"
+        else "(median over seeds)"
+    )
     if (first_rung["median_final"] == math.inf).all():
         every = (first_rung["diverged"] + first_rung["failed"] == first_rung["n"]).all()
         notes.append(
@@ -165,17 +171,11 @@ def _notes(
     elif tied and experiment.tuning.select == "worst_final" and score == math.inf:
         notes.append(
             "every configuration diverged (or failed) on at least one tuning seed, so their "
-            "worst_final scores tie; broken by the budget spent before diverging (by the "
-            "seed that diverged soonest, then the median over seeds), then by listing order: "
-            f"{format_config(chosen)}"
+            f"worst_final scores tie; broken by the budget spent before diverging {spent}, "
+            f"then by listing order: {format_config(chosen)}"
         )
     elif tied:
         names = "; ".join(format_config(space.configurations[c]) for c in tied)
-        spent = (
-            "(by the seed that diverged soonest, then the median over seeds)"
-            if experiment.tuning.select == "worst_final"
-            else "(median over seeds)"
-        )
         notes.append(
             f"tie: {names} share the best {experiment.tuning.select} score; broken by the "
             f"budget spent before diverging {spent}, then by listing order: "
