@@ -392,3 +392,25 @@ def test_worst_final_notes_when_every_setting_diverged_on_some_tuning_seed():
     (note,) = [n for n in pick["notes"] if "tie" in n or "diverged" in n]
     assert "every configuration diverged (or failed) on at least one tuning seed" in note
     assert "lr=0.005" in note
+
+
+@pytest.mark.parametrize(
+    ("select", "said"),
+    [
+        ("worst_final", "(by the seed that diverged soonest, then the median over seeds)"),
+        ("median_final", "(median over seeds)"),
+    ],
+)
+def test_a_tie_note_states_the_tie_break_of_its_criterion(select, said):
+    experiment = parse_experiment(
+        small_spec(
+            tuning={"select": select, "scope": "shared"},
+            optimizers=[{"name": "guided_es", "label": "GES", "tune": {"lr": [0.1, 0.2]}}],
+        )
+    )
+    first_rung = pd.DataFrame({"median_final": [1.0, 1.0], "diverged": 0, "failed": 0, "n": 3})
+    notes = tuning_module._notes(
+        experiment, experiment.optimizers[0], 0, [0, 1], first_rung, 0, 1.0
+    )
+    (tie,) = [note for note in notes if note.startswith("tie:")]
+    assert f"budget spent before diverging {said}, then by listing order" in tie
