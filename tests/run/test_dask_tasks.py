@@ -137,21 +137,31 @@ def test_worker_killing_trial_in_a_task_of_several_is_charged_alone(
     assert deaths[1] == deaths[0] and deaths[2] == deaths[3] == {AT: 1}
 
 
-def test_trial_past_its_time_limit_in_a_task_of_several_fails_alone(tmp_path, scheduler):
+def run_fragile(
+    tmp_path: Path, scheduler: str, mode: str
+) -> tuple[list[TrialSpec], list[TrialResult], dict[int, int]]:
+    """Quick trials and a fragile one doing ``mode`` on the cluster, each under a 1 s limit:
+    the specs, the results, and the tasks that ran (first trial's place -> trials)."""
     control = tmp_path / "control"
-    control.write_text("spin")
+    control.write_text(mode)
     specs = fragile_among_quick_trials(control)
     with (
         distributed.Client(scheduler) as client,
         distributed.get_task_stream(client) as stream,
         open_executor("dask", scheduler=scheduler, timeout=1.0) as pool,
     ):
-        results = {r.trial_id: r for batch in pool.batches(specs) for r in batch}
+        results = [r for batch in pool.batches(specs) for r in batch]
+        client.wait_for_workers(THREADS, timeout=60)  # a restarted one back, for later tests
+    return specs, results, tasks_by_first_trial([task["key"] for task in stream.data], specs)
+
+
+def test_trial_past_its_time_limit_in_a_task_of_several_fails_alone(tmp_path, scheduler):
+    specs, ran, tasks = run_fragile(tmp_path, scheduler, "spin")
+    results = {r.trial_id: r for r in ran}
     assert sorted(results) == sorted(spec.id for spec in specs)
     error = results.pop(specs[AT].id).error
     assert error is not None and error.startswith("TrialTimeout: time limit reached after 1.0")
     assert_as_alone(list(results.values()))
-    tasks = tasks_by_first_trial([task["key"] for task in stream.data], specs)
     assert any(i <= AT < i + n and n > 1 for i, n in tasks.items())  # it shared its task
 
 
@@ -160,20 +170,10 @@ def test_trial_stuck_in_native_code_in_a_task_of_several_fails_alone(tmp_path, s
     """Its task is cancelled and its worker restarted; the task's other trials, those before
     the stuck one (finished, but their results went with the task) and after it, run again as
     tasks of their own."""
-    control = tmp_path / "control"
-    control.write_text("native")
-    specs = fragile_among_quick_trials(control)
-    with (
-        distributed.Client(scheduler) as client,
-        distributed.get_task_stream(client) as stream,
-        open_executor("dask", scheduler=scheduler, timeout=1.0) as pool,
-    ):
-        results = [r for batch in pool.batches(specs) for r in batch]
-        client.wait_for_workers(THREADS, timeout=60)  # the restarted one, for later tests
+    specs, results, tasks = run_fragile(tmp_path, scheduler, "native")
     assert sorted(r.trial_id for r in results) == sorted(spec.id for spec in specs)
     failed = [r for r in results if r.status != "done"]
     assert [r.trial_id for r in failed] == [specs[AT].id]
     assert failed[0].error is not None and "its Dask worker was restarted" in failed[0].error
     assert_as_alone([r for r in results if r.trial_id != specs[AT].id])
-    tasks = tasks_by_first_trial([task["key"] for task in stream.data], specs)
     assert AT not in tasks and 1 in (tasks.get(AT - 1), tasks.get(AT + 1))  # task-mates, alone
