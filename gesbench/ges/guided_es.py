@@ -142,16 +142,14 @@ class GuidedES(Optimizer):
         skipped)."""
         source = np.asarray(surrogate)
         if source.dtype == self.dtype:
-            s = np.ascontiguousarray(source)
-            norm = scaled_norm(s)
-            if not norm <= self._largest:  # e.g. entries the dtype holds, a norm it does not
-                s, norm = self._rescaled(source, s, norm)
-        else:  # e.g. a user's float64 surrogate for a float32 run
+            s, smallest = np.ascontiguousarray(source), 0.0
+        else:  # e.g. a user's float64 surrogate for a float32 run, which may underflow in it
             with np.errstate(over="ignore"):
                 s = np.ascontiguousarray(source, dtype=self.dtype)
-            norm = scaled_norm(s)
-            if not self._smallest <= norm <= self._largest:  # over- or underflowed in the cast
-                s, norm = self._rescaled(source, s, norm)
+            smallest = self._smallest
+        norm = scaled_norm(s)
+        if not smallest <= norm <= self._largest:  # e.g. entries the dtype holds, a norm not
+            s, norm = self._rescaled(source, s, norm)
         if norm == 0:
             return
         G, k = self._surrogates, self.params.k
