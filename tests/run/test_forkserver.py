@@ -4,6 +4,8 @@ installed after the server started."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from test_faults import install_distribution
 
@@ -68,3 +70,66 @@ def test_forked_workers_see_the_drivers_environment_and_plugins_of_now(
     assert counts == {"done": 2 * len(spec["optimizers"])}, counts
     trials = load_results(tmp_path / "second").trials
     assert (trials["final_mark"] == 7.0).all(), trials["final_mark"]
+
+
+THREADS_SOURCE = '''
+import os
+import threading
+
+import numpy as np
+import scipy.linalg
+
+from gesbench import Problem
+from gesbench.core.problem import frozen
+
+
+class NativeThreadsQuadratic(Problem):
+    """||x||^2 / 2 whose final metric counts the worker's threads that Python did not start,
+    after matrix products and QR factorisations through NumPy's BLAS and SciPy's."""
+
+    defaults = {"n": 3}
+
+    def _build(self, rng):
+        self.dim = self.params["n"]
+        self.x0 = frozen(np.ones(self.dim))
+        self.f_star = 0.0
+
+    def loss(self, X):
+        return 0.5 * np.sum(X**2, axis=1)
+
+    def true_grad(self, x):
+        return x.copy()
+
+    def surrogate_grad(self, x, rng):
+        return x.copy()
+
+    def final_metrics(self, x):
+        a = np.random.default_rng(0).standard_normal((300, 300))
+        np.linalg.qr(a @ a)
+        scipy.linalg.qr(a @ a)
+        native = len(os.listdir("/proc/self/task")) - threading.active_count()
+        return {"native_threads": float(native)}
+'''
+
+
+@pytest.mark.skipif(
+    not (forkserver.AVAILABLE and os.path.isdir("/proc/self/task")),
+    reason="needs a fork server and /proc",
+)
+def test_forked_workers_start_no_blas_threads(tmp_path, monkeypatch):
+    # Workers run BLAS on one thread; a fork server whose OpenBLAS had loaded with more made
+    # each worker start (and spin) its pool's other threads again at its first BLAS call.
+    root = install_distribution(
+        tmp_path / "site",
+        "gesbench_threads_plugin",
+        THREADS_SOURCE,
+        "[gesbench.problems]\nnative_threads_quadratic = gesbench_threads_plugin:"
+        "NativeThreadsQuadratic\n",
+    )
+    monkeypatch.syspath_prepend(str(root))
+    spec = small_spec(repetitions=2)
+    spec["problems"] = [{"name": "native_threads_quadratic"}]
+    counts = run_experiment(parse_experiment(spec), tmp_path / "run", workers=2, progress=False)
+    assert counts == {"done": 2 * len(spec["optimizers"])}, counts
+    threads = load_results(tmp_path / "run").trials["final_native_threads"]
+    assert (threads == 0).all(), threads.tolist()
