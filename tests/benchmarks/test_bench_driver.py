@@ -267,7 +267,7 @@ def runs():
 def fresh_fork_server() -> None:
     """No fork server, as in the fresh process of a ``gesbench run``: the case's executor
     starts one that imports what its workers need. (One started earlier in this process for
-    the other executor made each Dask worker import Dask itself, about 0.5 s of CPU per worker
+    the other executor made each Dask worker import Dask itself, about 0.2 s of CPU per worker
     per cluster.)"""
     from multiprocessing import forkserver
 
