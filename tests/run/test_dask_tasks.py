@@ -4,6 +4,7 @@ the one it gives alone, and a fault in a task of several trials is charged to it
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 from test_faults import fragile_experiment, fragile_plugin  # noqa: F401 - a fixture used below
 
-from gesbench.run.executors import open_executor
+from gesbench.run.executors import dask_cluster, open_executor
 from gesbench.run.executors.dask_cluster import IN_FLIGHT, TASK_SECONDS, Session, chunk_size
 from gesbench.run.executors.timed import died, run_timed
 from gesbench.spec.experiment import parse_experiment
@@ -102,6 +103,27 @@ def test_tasks_grow_from_one_trial_and_each_trial_gives_its_result_alone(schedul
     assert starts == list(np.cumsum([0, *[tasks[i] for i in starts]])[:-1])
     assert starts[-1] + tasks[starts[-1]] == len(specs)
     assert tasks[len(specs) - 1] == 1  # the last tasks are short: the workers finish together
+
+
+def test_with_a_time_limit_each_task_is_taken_as_it_finishes(scheduler, monkeypatch):
+    """With a time limit the driver also wakes to look for stuck trials; between looks it waits
+    for a task to finish, not for the next look: with only IN_FLIGHT tasks sent per worker
+    thread, a worker whose tasks are done waits for the driver to take them. (It slept between
+    looks, which cost 300 small trials a third of their time; with looks an hour apart, here,
+    the run would not end.)"""
+    monkeypatch.setattr(dask_cluster, "POLL", 3600.0)
+    specs = quick_trials(12)
+    results: list[TrialResult] = []
+
+    def run() -> None:
+        with open_executor("dask", scheduler=scheduler, timeout=60.0) as pool:
+            results.extend(result for batch in pool.batches(specs) for result in batch)
+
+    driver = threading.Thread(target=run, daemon=True)
+    driver.start()
+    driver.join(timeout=300)  # far beyond the seconds the run takes, far below the hour
+    assert not driver.is_alive(), f"{len(results)} of {len(specs)} trials taken"
+    assert sorted(r.trial_id for r in results) == sorted(spec.id for spec in specs)
 
 
 def test_worker_killing_trial_in_a_task_of_several_is_charged_alone(

@@ -27,7 +27,7 @@ from gesbench.store.record import TrialResult
 START_TOPIC = "gesbench-trial-start"
 """Dask event topic on which each trial announces where and that it started (with a limit)."""
 POLL = 0.25
-"""Seconds between checks for trials past their limit."""
+"""Seconds between checks for trials past their limit (a finished task ends the wait early)."""
 PRELOAD = ["distributed", "gesbench.run.executors.dask_worker", __name__]
 """What the fork server imports for a local cluster's workers (:mod:`.forkserver`)."""
 IN_FLIGHT = 2
@@ -240,7 +240,7 @@ class Session:
             return
         if self.client is None:
             self._start()
-        from distributed import as_completed
+        from distributed import as_completed, wait
         from distributed.scheduler import KilledWorker
 
         client, timeout, retries = self.client, self.options.timeout, self.options.retries
@@ -335,8 +335,11 @@ class Session:
                 top_up()
                 if batch:
                     yield batch
-                elif timeout is not None:
-                    time.sleep(POLL)
+                elif timeout is not None and tasks:
+                    # Until a task finishes (its worker would wait for the next otherwise:
+                    # only IN_FLIGHT are sent) or it is time to look for stuck trials.
+                    with suppress(Exception):  # timed out, or a task was cancelled: seen above
+                        wait(list(tasks), timeout=POLL, return_when="FIRST_COMPLETED")
         finally:
             if timeout is not None:
                 with suppress(Exception):  # the client may be closing under a Ctrl-C
