@@ -48,6 +48,8 @@ from gesbench.spec.experiment import Experiment, parse_experiment
 from gesbench.spec.trial import TrialSpec
 from gesbench.store.reader import load_results
 
+from fork_server import stop_fork_server
+
 # Guided ES's defaults, written out for the bare loop (k = 1, one antithetic pair, SGD).
 SIGMA, ALPHA, BETA, LR = 0.1, 0.5, 2.0, 0.2
 
@@ -263,19 +265,6 @@ def runs():
     folders.close()
 
 
-@pytest.fixture
-def fresh_fork_server() -> None:
-    """No fork server, as in the fresh process of a ``gesbench run``: the case's executor
-    starts one that imports what its workers need. (One started earlier in this process for
-    the other executor made each Dask worker import Dask itself, about 0.2 s of CPU per worker
-    per cluster.)"""
-    from multiprocessing import forkserver
-
-    server = getattr(forkserver, "_forkserver", None)
-    if getattr(server, "_forkserver_pid", None) is not None:
-        server._stop()  # type: ignore[union-attr]  # (private: used by CPython's own tests)
-
-
 def run_all(exp: Experiment, run_dir: Path, **options: Any) -> None:
     counts = run_experiment(exp, run_dir, progress=False, **options)
     assert counts == {"done": exp.trial_count}, counts
@@ -317,11 +306,14 @@ def test_cost_per_trial_outside_run_trial(benchmark: Any, runs: Runs) -> None:
     [(SMALL, "processes", 5), (LARGE, "processes", 5), (LARGE, "dask", 5)],
     ids=["300-small-processes", "120-large-processes", "120-large-dask"],
 )
-@pytest.mark.usefixtures("fresh_fork_server")
 def test_two_workers_against_sequential(
     benchmark: Any, runs: Runs, size: tuple[int, int, int], executor: str, rounds: int
 ) -> None:
     needs_enabled(benchmark)
+    # As in the fresh process of a `gesbench run`: the executor starts a fork server that
+    # imports what its workers need. (One started earlier in this process for the other
+    # executor made each Dask worker import Dask itself, about 0.2 s of CPU per worker.)
+    stop_fork_server()
     if executor == "dask":
         pytest.importorskip("distributed")
     exp = experiment(*size)

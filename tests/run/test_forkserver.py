@@ -13,6 +13,7 @@ from gesbench import load_results, parse_experiment
 from gesbench.run.executors import forkserver
 from gesbench.run.experiment import run_experiment
 
+from fork_server import stop_fork_server
 from spec_factory import small_spec
 
 SOURCE = '''
@@ -118,7 +119,10 @@ class NativeThreadsQuadratic(Problem):
 )
 def test_forked_workers_start_no_blas_threads(tmp_path, monkeypatch):
     # Workers run BLAS on one thread; a fork server whose OpenBLAS had loaded with more made
-    # each worker start (and spin) its pool's other threads again at its first BLAS call.
+    # each worker start (and spin) its pool's other threads again at its first BLAS call. The
+    # server starts here, from a driver that asks BLAS for two threads.
+    stop_fork_server()
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
     root = install_distribution(
         tmp_path / "site",
         "gesbench_threads_plugin",

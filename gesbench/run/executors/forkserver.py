@@ -54,7 +54,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
     finally:
         for name, value in saved.items():
             if value is None:
-                del os.environ[name]
+                os.environ.pop(name, None)
             else:
                 os.environ[name] = value
 
@@ -66,9 +66,12 @@ def start(preload: list[str]) -> int | None:
     from multiprocessing import forkserver
 
     server = getattr(forkserver, "_forkserver", None)
-    if getattr(server, "_forkserver_pid", None) is None:  # not started by anyone yet
+    starting = getattr(server, "_forkserver_pid", None) is None  # not started by anyone yet
+    if starting:
         forkserver.set_forkserver_preload(preload)
-    with sigint_ignored(), main_module_hidden(), _environment(ONE_BLAS_THREAD):
+    # (the environment changes for the server's start only: other threads of this process
+    # may read it)
+    with sigint_ignored(), main_module_hidden(), _environment(ONE_BLAS_THREAD if starting else {}):
         forkserver.ensure_running()  # (started again if it died)
     return getattr(server, "_forkserver_pid", None)
 
