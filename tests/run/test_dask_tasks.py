@@ -126,6 +126,29 @@ def test_with_a_time_limit_each_task_is_taken_as_it_finishes(scheduler, monkeypa
     assert sorted(r.trial_id for r in results) == sorted(spec.id for spec in specs)
 
 
+def test_workers_joining_an_existing_scheduler_during_a_run_get_tasks(monkeypatch):
+    """The tasks in flight follow an existing scheduler's thread count as workers join (an
+    adaptive cluster can start with none): counted once at connection, a run kept two in flight
+    on a cluster that had grown to four workers."""
+    monkeypatch.setattr(dask_cluster, "RECOUNT", 0.0)
+    specs = quick_trials(40)
+    with (
+        distributed.LocalCluster(
+            n_workers=0, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        open_executor("dask", scheduler=cluster.scheduler_address) as pool,
+    ):
+        batches = pool.batches(specs)
+        cluster.scale(1)
+        results = list(next(batches))  # the session counted one thread as it started
+        cluster.scale(4)
+        client.wait_for_workers(4, timeout=60)
+        results += [result for batch in batches for result in batch]
+        assert pool.threads == 4
+    assert sorted(r.trial_id for r in results) == sorted(spec.id for spec in specs)
+
+
 def test_worker_killing_trial_in_a_task_of_several_is_charged_alone(
     tmp_path,
     fragile_plugin,  # noqa: F811 - the imported fixture

@@ -41,6 +41,9 @@ TASK_SECONDS = 0.5
 CPU per task, on the cores a local cluster's trials run on: 120 trials of 85 ms on 2 workers ran
 1.64x faster than sequentially at one trial per task, 1.75x at 0.3 s, 1.86x at 0.5 s and no
 faster at 0.6-1 s, while longer tasks hold results back and lose more work to faults."""
+RECOUNT = 1.0
+"""Seconds between counts of an existing scheduler's worker threads, which size the tasks in
+flight."""
 RECENT = 16
 """Finished trials whose mean ``wall_time`` sizes the next task: recent ones, so the size
 follows a run whose trials get longer or shorter."""
@@ -261,7 +264,14 @@ class Session:
                 started.pop(spec.id, None)  # an earlier task's start says nothing of this one
             completed.add(future)
 
+        recounted = time.monotonic()
+
         def top_up() -> None:
+            nonlocal recounted
+            if not self.local and waiting and time.monotonic() - recounted > RECOUNT:
+                # an existing scheduler's workers may come and go (adaptive clusters)
+                self.threads = max(1, sum(client.nthreads().values()))
+                recounted = time.monotonic()
             while waiting and len(tasks) < IN_FLIGHT * self.threads:
                 seconds = sum(recent) / len(recent) if recent else None
                 size = chunk_size(seconds, len(waiting), self.threads)
