@@ -197,6 +197,11 @@ class Session:
                 settings["distributed.worker.multiprocessing-method"] = "forkserver"
                 _keep_preload()
             stack.enter_context(dask.config.set(settings))
+            # Each nanny sets its worker's variables in this process's environment and leaves
+            # them (one BLAS thread, PYTHONHASHSEED, ...): as they were once the cluster closes,
+            # so that what this process starts or loads later does not take them.
+            nanny = dask.config.get("distributed.nanny.pre-spawn-environ", {})
+            stack.enter_context(forkserver.restored_environment([*nanny, "PYTHONHASHSEED"]))
             # Its workers, also those restarted later, leave Ctrl-C to this process.
             stack.enter_context(spawned_ignoring_sigint())
             # A cluster half started cannot be shut down cleanly; its workers need nothing of

@@ -27,7 +27,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 
 from gesbench.run.executors.signals import main_module_hidden, sigint_ignored
@@ -45,10 +45,10 @@ the trials run on."""
 
 
 @contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """``values`` in this process's environment for the block (a child started in it has them)."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
+def restored_environment(names: Iterable[str]) -> Iterator[None]:
+    """The variables ``names`` of this process's environment as they were before the block,
+    again after it (set, changed or removed in it)."""
+    saved = {name: os.environ.get(name) for name in names}
     try:
         yield
     finally:
@@ -57,6 +57,14 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in this process's environment for the block (a child started in it has them)."""
+    with restored_environment(values):
+        os.environ.update(values)
+        yield
 
 
 def start(preload: list[str]) -> int | None:
