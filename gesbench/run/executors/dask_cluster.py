@@ -133,13 +133,13 @@ class Session:
     the trials finished so far (one per task until some have: :func:`chunk_size`), so the
     cluster's own cost per task is spread over them; results stream back with
     ``distributed.as_completed`` as tasks finish, and :data:`IN_FLIGHT` tasks per worker thread
-    are in flight, another sent as each finishes. Each trial's result is what it
-    would be alone: the trials are independent, seeded by their specs. When a worker dies
-    mid-task the scheduler moves its task to another worker; after ``retries`` such moves (a
-    local cluster's ``distributed.scheduler.allowed-failures``; an existing scheduler keeps its
-    own setting) a task of one trial is recorded as failed, and one of several is split into a
-    task per trial, so the deaths are charged to the trial that causes them and the others
-    complete.
+    are in flight, another sent as each finishes (an existing scheduler's threads are counted
+    again as its workers come and go). Each trial's result is what it would be alone: the
+    trials are independent, seeded by their specs. When a worker dies mid-task the scheduler
+    moves its task to another worker; after ``retries`` such moves (a local cluster's
+    ``distributed.scheduler.allowed-failures``; an existing scheduler keeps its own setting) a
+    task of one trial is recorded as failed, and one of several is split into a task per trial,
+    so the deaths are charged to the trial that causes them and the others complete.
 
     With a time limit, a trial still running ``kill_grace(timeout)`` seconds past it (stuck in
     native code: the limit reaches a worker thread only at its next Python bytecode) is
@@ -274,8 +274,10 @@ class Session:
         def top_up() -> None:
             nonlocal recounted
             if not self.local and waiting and time.monotonic() - recounted > RECOUNT:
-                # an existing scheduler's workers may come and go (adaptive clusters)
-                self.threads = max(1, sum(client.nthreads().values()))
+                # an existing scheduler's workers may come and go (adaptive clusters); if it
+                # does not answer, the count stays, and the tasks' results say what happened
+                with suppress(OSError, TimeoutError):
+                    self.threads = max(1, sum(client.nthreads().values()))
                 recounted = time.monotonic()
             while waiting and len(tasks) < IN_FLIGHT * self.threads:
                 seconds = sum(recent) / len(recent) if recent else None
