@@ -100,7 +100,7 @@ def test_the_statistics_are_the_papers_paired_ones_on_the_same_trials(runs):
     assert row["change_low"] > 1  # the whole interval says B ends higher
     p = [
         signed_rank_test(d.to_numpy()).pvalue,
-        result.table.set_index("label").loc["ES", "wilcoxon_p"],
+        result.table.set_index("label")["wilcoxon_p"].loc["ES"],
     ]
     assert row["holm_p"] == pytest.approx(holm(p)[0])
     assert row["p_lower"] == np.mean(d < 0) < 0.5
@@ -166,5 +166,5 @@ def test_a_method_whose_settings_differ_is_paired_by_problem_instance(tmp_path, 
     assert any("GES: no trial id in common" in note for note in result.notes)
     ta = load_results(tmp_path / "a").trials.set_index("label")
     tb = load_results(tmp_path / "b").trials.set_index("label")
-    assert set(ta.loc["GES", "seed_instance"]) == set(tb.loc["GES", "seed_instance"])
-    assert not set(ta.loc["GES", "id"]) & set(tb.loc["GES", "id"])
+    assert set(ta["seed_instance"].loc["GES"]) == set(tb["seed_instance"].loc["GES"])
+    assert not set(ta["id"].loc["GES"]) & set(tb["id"].loc["GES"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable, Mapping
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -27,7 +29,7 @@ from gesbench.analysis.final_table import pairs_to_reach, smallest_holm_p
 from gesbench.analysis.stats import holm
 
 
-def finals(values: dict[tuple[str, str], list[float]]) -> pd.DataFrame:
+def finals(values: Mapping[tuple[str, str], Iterable[float]]) -> pd.DataFrame:
     """{(problem, label): finals by repetition} as final_values output."""
     return pd.DataFrame(
         [
@@ -104,6 +106,7 @@ def test_friedman_statistic_matches_scipy_and_permutations_match_enumeration():
         ("P4", "A"): [1.0], ("P4", "B"): [2.0], ("P4", "C"): [3.0],
     }  # fmt: skip
     result = friedman(finals(values), permutations=20_000, seed=1)
+    assert result is not None
     test = result.test.iloc[0]
     wide = np.array([[1, 2, 3], [1, 3, 2], [2, 1, 3], [1, 2, 3]], dtype=float)
     assert test["chi2"] == pytest.approx(scipy_stats.friedmanchisquare(*wide.T).statistic)
@@ -129,6 +132,7 @@ def test_critical_difference_groups_join_methods_without_significant_differences
         values[(f"P{p}", "B")] = [b]
         values[(f"P{p}", "C")] = [b + rng.normal(0, 0.5)]
     result = friedman(finals(values), seed=0)
+    assert result is not None
     pairs = result.pairs.set_index(["label", "opponent"])
     assert pairs.loc[("A", "B"), "significant"] and pairs.loc[("A", "C"), "significant"]
     assert sorted(map(sorted, result.groups)) == [["B", "C"]]
@@ -137,7 +141,8 @@ def test_critical_difference_groups_join_methods_without_significant_differences
 
 def test_friedman_on_one_problem_ranks_repetitions_and_needs_two_blocks():
     one = finals({("P", "A"): [1.0, 2.0, 3.0], ("P", "B"): [2.0, 3.0, 4.0]})
-    assert friedman(one).test.iloc[0]["block_kind"] == "repetition"
+    result = friedman(one)
+    assert result is not None and result.test.iloc[0]["block_kind"] == "repetition"
     assert friedman(finals({("P", "A"): [1.0], ("P", "B"): [2.0]})) is None
 
 
@@ -146,7 +151,7 @@ def test_friedman_on_one_problem_ranks_repetitions_and_needs_two_blocks():
 
 def test_win_rate_of_five_wins_of_five_is_not_certain():
     rates = win_rate(finals({("P", "A"): [1.0] * 5, ("P", "B"): [2.0] * 5}))
-    row = rates.set_index(["label", "opponent"]).loc[("A", "B")]
+    row = cast(pd.Series, rates.set_index(["label", "opponent"]).loc[("A", "B")])
     assert row["rate"] == 1.0 and row["low"] == pytest.approx(0.478, abs=1e-3)
     assert row["interval"] == "Clopper-Pearson"
 
@@ -158,7 +163,8 @@ def test_win_rate_across_problems_resamples_problems():
     for p, a_wins in (("P1", True), ("P2", True), ("P3", False)):
         values[(p, "A")] = [1.0 if a_wins else 3.0] * 10
         values[(p, "B")] = [2.0] * 10
-    row = win_rate(finals(values), seed=0).set_index(["label", "opponent"]).loc[("A", "B")]
+    rates = win_rate(finals(values), seed=0).set_index(["label", "opponent"])
+    row = cast(pd.Series, rates.loc[("A", "B")])
     assert row["rate"] == pytest.approx(2 / 3) and row["interval"] == "bootstrap over problems"
     assert row["low"] <= 0.34 and row["high"] == 1.0  # all-P1/P2 resamples give 1
     assert row["problems"] == 3 and row["n"] == 30
@@ -198,11 +204,11 @@ def test_ert_counts_unsuccessful_diverged_and_failed_runs_in_the_denominator():
     assert reach.set_index(["trial_id", "relative"]).loc[("t2", 0.1), "hit"] == 10
     ert = expected_running_time(hits, seed=0).set_index("relative")
     # Target 0.1: one success (20) + the others' budgets (20 + 5 + 0) over 1 success.
-    assert ert.loc[0.1, "ert"] == pytest.approx(20 + 20 + 5 + 0)
-    assert ert.loc[0.1, "success_rate"] == 0.25 and ert.loc[0.1, "runs"] == 4
-    assert 0 < ert.loc[0.1, "success_low"] < 0.25 < ert.loc[0.1, "success_high"]
-    assert ert.loc[0.1, "ert_low"] <= ert.loc[0.1, "ert"] <= ert.loc[0.1, "ert_high"]
-    assert ert.loc[0.01, "ert"] == pytest.approx(30 + 20 + 5 + 0)
+    assert ert["ert"].loc[0.1] == pytest.approx(20 + 20 + 5 + 0)
+    assert ert["success_rate"].loc[0.1] == 0.25 and ert["runs"].loc[0.1] == 4
+    assert 0 < ert["success_low"].loc[0.1] < 0.25 < ert["success_high"].loc[0.1]
+    assert ert["ert_low"].loc[0.1] <= ert["ert"].loc[0.1] <= ert["ert_high"].loc[0.1]
+    assert ert["ert"].loc[0.01] == pytest.approx(30 + 20 + 5 + 0)
 
 
 def test_ecdf_per_problem_and_its_area():

@@ -160,7 +160,7 @@ def test_a_problem_without_optimum_or_true_gradient_is_reported_by_its_loss(tmp_
     run_experiment(parse_experiment(spec), tmp_path, progress=False)
     traces = load_results(tmp_path).traces
     assert traces["excess_loss"].isna().all() and traces["alignment"].isna().all()
-    assert traces[["excess_loss", "alignment"]].dtypes.eq(float).all()
+    assert traces[["excess_loss", "alignment"]].dtypes.eq("float64").all()
     names = {p.name for p in build_report(tmp_path)}
     assert {"ecdf.csv", "final_results.csv"} <= names and "alignment.csv" not in names
     summary = (tmp_path / "summary.md").read_text()

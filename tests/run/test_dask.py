@@ -133,6 +133,7 @@ def test_hung_trial_on_a_worker_thread_is_stopped_by_the_time_limit(
     )
     assert counts == {"done": 1, "failed": 1}
     error = load_results(run_dir).trials.set_index("label").loc["Fragile", "error"]
+    assert isinstance(error, str)
     assert error.startswith("TrialTimeout: time limit reached") and "iteration 5" in error
 
 
@@ -184,7 +185,7 @@ def test_trial_stuck_in_native_code_is_cancelled_and_its_worker_restarted(
     )
     assert counts == {"done": 1, "failed": 1}
     error = load_results(run_dir).trials.set_index("label").loc["Fragile", "error"]
-    assert error.startswith(
+    assert isinstance(error, str) and error.startswith(
         "TrialTimeout: time limit of 1.5 s reached and the trial did not stop within 2 s more "
         "(stuck in native code, which Python cannot interrupt on a Dask worker thread); its "
         "Dask worker was restarted"

@@ -148,14 +148,14 @@ def test_a_dry_run_follows_the_tuning_stage_rung_by_rung(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnequalTuningBudget)
         fresh = plan_run(experiment, tmp_path / "none").rows.set_index(["stage", "label"])
-        assert fresh.loc[("tuning rung 1/2", "GES"), ["trials", "new", "pending"]].tolist() == [
+        assert list(fresh.loc[("tuning rung 1/2", "GES"), ["trials", "new", "pending"]]) == [
             6,
             6,
             0,
         ]  # fmt: skip  -- 3 settings x 2 tuning seeds
-        assert fresh.loc[("tuning rung 2/2", "GES"), ["trials", "pending"]].tolist() == [2, 2]
-        assert fresh.loc[("evaluation", "GES"), ["trials", "pending"]].tolist() == [1, 1]
-        assert fresh.loc[("evaluation", "ES"), ["new", "pending"]].tolist() == [1, 0]
+        assert list(fresh.loc[("tuning rung 2/2", "GES"), ["trials", "pending"]]) == [2, 2]
+        assert list(fresh.loc[("evaluation", "GES"), ["trials", "pending"]]) == [1, 1]
+        assert list(fresh.loc[("evaluation", "ES"), ["new", "pending"]]) == [1, 0]
 
         run_dir = tmp_path / "run"
         counts = run_experiment(

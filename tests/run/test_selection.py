@@ -148,7 +148,7 @@ def test_scores_of_stored_trials_final_auc_and_survival():
     out = score_trials(cells, trials, traces, budget).set_index("id")
     assert out.loc["a", "auc"] == pytest.approx(-2.0)
     assert out.loc["b", "auc"] == pytest.approx(-1.0)
-    assert out.loc["a", "final"] == out.loc["b", "final"] == 0.01
+    assert out["final"].loc["a"] == out["final"].loc["b"] == 0.01
     assert out.loc["c", "final"] == INF and out.loc["c", "auc"] == INF
     assert out.loc["c", "survival"] == pytest.approx(0.3)
     assert out.loc["missing", "status"] == "failed" and out.loc["missing", "final"] == INF
@@ -209,7 +209,7 @@ def test_worst_final_counts_a_diverged_or_failed_seed_as_worst():
     data.loc[data["id"] == "0-2-2", "status"] = "failed"
     table = rank_configurations(data, "worst_final", "per_problem").set_index("config")
     assert table.loc[1, "order"] == 0
-    assert table.loc[0, "score"] == table.loc[2, "score"] == INF
+    assert table["score"].loc[0] == table["score"].loc[2] == INF
     assert (table.loc[0, "diverged"], table.loc[2, "failed"]) == (1, 1)
     assert chosen(rank_configurations(data, "median_final", "per_problem")) == {0: 0}
 

@@ -79,7 +79,8 @@ def test_both_stages_are_stored_with_their_role_and_the_selection(reference):
     # The evaluation trials run exactly the selected setting.
     evaluation = trials[trials["role"] == "evaluation"].set_index("label")
     for label, lr in selected["lr"].items():
-        params = {json.loads(s)["optimizer_params"]["lr"] for s in evaluation.loc[[label], "spec"]}
+        assert isinstance(label, str)
+        params = {json.loads(s)["optimizer_params"]["lr"] for s in evaluation["spec"].loc[[label]]}
         assert params == {lr}
 
 
