@@ -3,9 +3,10 @@
 ``GESBENCH_BENCH_DELAY="PATTERN=SECONDS[,PATTERN=SECONDS...]"`` makes every benchmark whose
 test name is ``PATTERN`` (e.g. ``test_batched_loss[biased_quadratic--16]``) or matches it as a
 shell-style pattern (``test_ges_step*``) sleep ``SECONDS`` before each call of the function it
-times (the ``benchmark`` fixture of ``conftest.py`` applies it). The benchmarks themselves
-are unchanged; ``gesbench bench-compare`` on a run with a delay against one without must fail
-on exactly the delayed benchmarks (``test_bench_compare_runs.py`` checks it)."""
+times (the ``benchmark`` fixture of ``benchmarks/conftest.py`` applies it). The benchmarks
+themselves are unchanged; ``gesbench bench-compare`` on a run with a delay against one without
+must fail on exactly the delayed benchmarks (``benchmarks/test_bench_compare_runs.py`` checks
+it)."""
 
 from __future__ import annotations
 
@@ -53,8 +54,8 @@ class Slowed(BenchmarkFixture):
 
         return slowed
 
-    def __call__(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return super().__call__(self._slowed(target), *args, **kwargs)
+    def __call__(self, function_to_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return super().__call__(self._slowed(function_to_benchmark), *args, **kwargs)
 
     def pedantic(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return super().pedantic(self._slowed(target), *args, **kwargs)

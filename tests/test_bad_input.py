@@ -3,6 +3,8 @@ it into one line on stderr and exit code 2 (argparse's own checks also exit with
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gesbench.cli import main
@@ -94,7 +96,7 @@ def test_budgets_and_repetitions_must_be_positive(field, value, message):
 
 def test_executor_arguments_are_checked_before_anything_runs(small_experiment):
     trials = small_experiment.trials()
-    for kwargs, message in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"executor": "threads"}, "unknown executor 'threads'; choose from sequential"),
         ({"workers": 0}, "workers must be >= 1"),
         ({"timeout": 0.0}, "trial timeout must be a positive finite number"),
@@ -104,7 +106,8 @@ def test_executor_arguments_are_checked_before_anything_runs(small_experiment):
             {"executor": "sequential", "scheduler": "tcp://localhost:8786"},
             "needs the 'dask' executor",
         ),
-    ]:
+    ]
+    for kwargs, message in cases:
         with pytest.raises(GesbenchError, match=message):
             execute(trials, **kwargs)
 

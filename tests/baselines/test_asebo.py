@@ -11,7 +11,7 @@ from gesbench import Budget, HyperparameterError
 from gesbench.baselines.asebo import ASEBO
 from gesbench.core.optimizer import drive
 from gesbench.core.oracle import Oracle
-from gesbench.core.problem import FunctionProblem
+from gesbench.core.problem import Array, FunctionProblem
 
 
 def sphere_oracle(n: int, budget: Budget, center: float = 1.0) -> Oracle:
@@ -151,13 +151,13 @@ def test_perturbations_have_norm_sigma_and_the_estimate_points_downhill():
     n = 50
     opt = ASEBO(rng=5, sigma=0.3, warmup=10, samples=200, update="sgd", lr=1e-3)
     opt.start(np.zeros(n))
-    seen = []
-    problem = FunctionProblem(
-        lambda X: (seen.append(X.copy()), np.sum((X - 1.0) ** 2, axis=1))[1],
-        None,
-        np.zeros(n),
-        vectorized=True,
-    )
+    seen: list[Array] = []
+
+    def loss(X: Array) -> Array:
+        seen.append(X.copy())
+        return np.sum((X - 1.0) ** 2, axis=1)
+
+    problem = FunctionProblem(loss, None, np.zeros(n), vectorized=True)
     oracle = Oracle(problem, Budget("iterations", 1), np.random.default_rng(0))
     opt.step(oracle)
     (X,) = seen

@@ -6,7 +6,7 @@ import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ from scipy import stats
 
 from gesbench.baselines.cma_es import CMAES
 from gesbench.baselines.cma_es_surrogate import SurrogateCMAES
-from gesbench.core.budget import Budget
+from gesbench.core.budget import Budget, BudgetKind
 from gesbench.core.errors import HyperparameterError
 from gesbench.core.optimizer import Optimizer, drive
 from gesbench.core.oracle import Oracle
@@ -25,7 +25,7 @@ from gesbench.spec.schedule import TraceSchedule
 from gesbench.spec.trial import TrialSpec
 
 TARGET = np.linspace(-0.5, 0.5, 6)
-SepCMAES = optimizers.get("sep_cma_es")
+SepCMAES = cast(type[CMAES], optimizers.get("sep_cma_es"))
 
 
 def sphere(X: Array) -> Array:
@@ -200,7 +200,7 @@ def test_spread_steps_straddle_generations() -> None:
 
 
 @pytest.mark.parametrize("kind", ["evaluations", "iterations"])
-def test_converged_run_stops_cleanly_instead_of_underflowing(kind: str) -> None:
+def test_converged_run_stops_cleanly_instead_of_underflowing(kind: BudgetKind) -> None:
     # Past pycma's termination criteria sigma would shrink until the samples turn NaN and the
     # trial would be marked diverged; instead the run freezes at its final mean.
     opt = CMAES(rng=0, sigma0=0.5)

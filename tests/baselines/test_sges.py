@@ -4,6 +4,8 @@ variant."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ from gesbench.core.oracle import Oracle
 from gesbench.core.problem import FunctionProblem
 from gesbench.core.registry import optimizers
 
-SGESSurrogate = optimizers.get("sges_surrogate")
+SGESSurrogate = cast(type[SGES], optimizers.get("sges_surrogate"))
 
 
 def quadratic_oracle(n: int, target: np.ndarray | None = None, surrogate=None) -> Oracle:

@@ -43,7 +43,7 @@ def error(**given: Any) -> ParameterError:
 
 def test_defaults_fill_in_and_the_result_reads_as_attributes_and_as_a_mapping() -> None:
     p = Demo.resolve({"n": 3}, owner="demo")
-    assert p.n == 3 and p["sigma"] == 0.1 and p.alignment is None
+    assert isinstance(p, Demo) and p.n == 3 and p["sigma"] == 0.1 and p.alignment is None
     assert dict(p) == p.as_dict() == {**Demo.default_values(), "n": 3}
     assert list(p) == list(Demo.describe())
     assert len(p) == 9 and "rule" in p and "nope" not in p
@@ -54,7 +54,8 @@ def test_defaults_fill_in_and_the_result_reads_as_attributes_and_as_a_mapping() 
 def test_ints_widen_to_floats_so_equal_values_are_equal_parameters() -> None:
     a, b = Demo(sigma=1), Demo(sigma=1.0)
     assert a == b and isinstance(a.sigma, float) and a.as_dict() == b.as_dict()
-    assert Demo(n=np.int64(4)).n == 4 and type(Demo(n=np.int64(4)).n) is int
+    # a NumPy integer where an int is declared, on purpose
+    assert Demo(n=np.int64(4)).n == 4 and type(Demo(n=np.int64(4)).n) is int  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -105,7 +106,7 @@ def test_direct_construction_is_checked_too_and_instances_are_frozen() -> None:
 @given(st.integers(min_value=1, max_value=10**6), st.floats(0.0, 1.0))
 def test_values_inside_the_constraints_are_stored_as_given(n: int, alpha: float) -> None:
     p = Demo.resolve({"n": n, "alpha": alpha})
-    assert (p.n, p.alpha) == (n, alpha)
+    assert isinstance(p, Demo) and (p.n, p.alpha) == (n, alpha)
 
 
 @given(st.one_of(st.integers(max_value=0), st.floats(max_value=0.0, allow_nan=False)))
@@ -130,7 +131,7 @@ def test_describe_gives_type_default_constraint_and_doc() -> None:
 def test_a_declaration_cannot_shadow_the_mapping_methods() -> None:
     @dataclass(frozen=True)
     class Bad(Params):
-        items: int = param(1)
+        items: int = param(1)  # type: ignore[assignment]  # shadows Mapping.items on purpose
 
     with pytest.raises(TypeError, match="'items' cannot be a parameter name"):
         Bad()
@@ -170,13 +171,15 @@ class Plain(Optimizer):
 def test_a_plain_defaults_mapping_becomes_a_declaration_typed_by_its_values() -> None:
     assert dict(Plain.defaults) == {"step": 0.5, "count": 3, "mode": "a", "extra": None}
     opt = Plain(step=1, extra=[1, 2])
-    assert opt.params["step"] == 1.0 and opt.params.step == 1.0 and opt.params["extra"] == [1, 2]
-    for bad, message in [
+    assert opt.params["step"] == 1.0 and opt.params["extra"] == [1, 2]
+    assert hasattr(opt.params, "step") and opt.params.step == 1.0  # a field declared at run time
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"count": 1.5}, "parameter 'count' expects int"),
         ({"mode": 2}, "parameter 'mode' expects str"),
         ({"step": True}, "parameter 'step' expects float"),
         ({"stpe": 1.0}, "Did you mean 'step'"),
-    ]:
+    ]
+    for bad, message in cases:
         with pytest.raises(HyperparameterError, match=message):
             Plain(**bad)
 

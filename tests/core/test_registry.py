@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gesbench.baselines.cma_es import CMAES
 from gesbench.core.errors import HyperparameterError, PluginError, UnknownNameError
 from gesbench.core.optimizer import Optimizer
 from gesbench.core.registry import Preset, Registry, optimizers
@@ -131,4 +132,6 @@ def test_the_built_in_presets_keep_their_stored_parameters() -> None:
     cma = {"sigma0": 0.1, "popsize": 0, "evaluations_per_step": 0}
     for name in ("cma_es", "sep_cma_es", "cma_es_surrogate"):
         assert dict(optimizers.get(name).defaults) == cma
-    assert optimizers.get("sep_cma_es").diagonal and not optimizers.get("cma_es").diagonal
+    sep, full = optimizers.get("sep_cma_es"), optimizers.get("cma_es")
+    assert issubclass(sep, CMAES) and issubclass(full, CMAES)
+    assert sep.diagonal and not full.diagonal

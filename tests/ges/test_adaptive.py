@@ -13,11 +13,13 @@ from gesbench.ges.adaptive import AlignmentEstimator, GuidedESAuto
 from gesbench.ges.theory import optimal_alpha, optimal_beta
 
 
-def synthetic_stream(rng, rho2: float, n: int, iterations: int, alpha=0.5, decay=0.0):
+def synthetic_stream(
+    rng, rho2: float, n: int, iterations: int, alpha: float | tuple[float, float] = 0.5, decay=0.0
+):
     """Half differences from the exact model: y = sqrt(alpha/n) z_n.d + sqrt(1-alpha) z u (k = 1),
     with a gradient norm that may shrink over time and a per-step alignment that fluctuates."""
     for t in range(iterations):
-        a = alpha if np.isscalar(alpha) else rng.uniform(*alpha)
+        a = rng.uniform(*alpha) if isinstance(alpha, tuple) else alpha
         D = np.exp(-decay * t)
         u = np.sqrt(rng.exponential(rho2) * D)
         z = rng.standard_normal()
@@ -52,7 +54,7 @@ def test_estimator_is_none_before_data_and_ratio_stays_in_0_1():
     est = AlignmentEstimator(memory=10)
     for _ in range(30):  # no subspace part: rho = 0
         est.add(rng.standard_normal(3), 0.5 / 100, 0.5 * rng.standard_normal(3) ** 2)
-    assert 0.0 <= est.rho2 < 0.01
+    assert est.rho2 is not None and 0.0 <= est.rho2 < 0.01
 
 
 def run_with_truth(alignment, iterations, seed, n=100, **params):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from gesbench.core.oracle import Oracle
 from gesbench.core.problem import FunctionProblem
 from gesbench.core.registry import optimizers
 
-VanillaES = optimizers.get("vanilla_es")
+VanillaES = cast(type[GuidedES], optimizers.get("vanilla_es"))
 
 N = 20
 

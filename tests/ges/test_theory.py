@@ -108,7 +108,7 @@ def test_optimal_alpha_is_the_minimiser_and_continuous():
         brute = alphas[np.argmin(theory.optimal_mse(rho, alphas, k, n, P), axis=1)]
         assert np.allclose(theory.optimal_alpha(rho[:, 0], k, n, P), brute, atol=1e-3)
     # The regimes meet continuously at both boundaries.
-    k, n, P = 2.0, 100.0, 3.0
+    k, n, P = 2, 100, 3
     for r2, value in [(k / n, 1.0), ((k + 2 * P + 2) / (n + 2 * P + 2), 0.0)]:
         inside = theory.optimal_alpha(np.sqrt(r2 * np.array([1.0 + 1e-9, 1 - 1e-9])), k, n, P)
         assert np.allclose(inside, value, atol=1e-5)

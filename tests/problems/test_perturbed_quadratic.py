@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -22,7 +24,8 @@ def test_initial_excess_loss_matches_the_paper(fig1_problem):
 
 def test_f_star_is_the_minimum():
     p = PerturbedQuadratic(np.random.default_rng(1), n=200, m=400)
-    x_star = np.linalg.lstsq(p.A, p.b, rcond=None)[0]
+    x_star = np.asarray(np.linalg.lstsq(p.A, p.b, rcond=None)[0], dtype=float)
+    assert p.f_star is not None
     assert np.linalg.norm(p.true_grad(x_star)) < 1e-10
     assert p.loss(x_star[None])[0] == pytest.approx(p.f_star, abs=1e-12)
     rng = np.random.default_rng(1)
@@ -105,7 +108,7 @@ def test_float32_is_the_float64_instance_rounded_and_computes_in_float32():
     assert p32.f_star == p64.f_star
     X = np.random.default_rng(4).standard_normal((3, 40))
     for X_in in (X, X.astype(np.float32)):  # float64 points are rounded to float32 first
-        values = p32.loss(X_in)
+        values = p32.loss(X_in)  # type: ignore[arg-type]  # float32 points on purpose
         assert values.dtype == np.float32
         np.testing.assert_allclose(values, p64.loss(X), rtol=1e-5)
     rng = np.random.default_rng(0)
@@ -124,7 +127,7 @@ def test_float32_keeps_the_papers_ordering():
     from gesbench.core.registry import optimizers
 
     problem = PerturbedQuadratic(np.random.default_rng(0), n=200, m=400, dtype="float32")
-    methods = {
+    methods: dict[str, tuple[str, dict[str, Any]]] = {
         "gradient descent": ("surrogate_descent", {"lr": 5e-3}),
         "vanilla ES": ("vanilla_es", {"dtype": "float32"}),
         "Guided ES": ("guided_es", {"dtype": "float32"}),

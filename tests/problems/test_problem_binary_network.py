@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 from gesbench.core.errors import HyperparameterError
 from gesbench.problems.binary_network import BinaryNetwork
 
-SMALL = {
+SMALL: dict[str, Any] = {
     "dataset": "teacher",
     "n_samples": 200,
     "n_features": 5,

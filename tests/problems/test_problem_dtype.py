@@ -4,13 +4,14 @@ parameters, so trial ids did not move), float32 computing in float32 on the same
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import numpy as np
 import pytest
 
 from gesbench.core.registry import problems
 
-SMALL = {
+SMALL: dict[str, dict[str, Any]] = {
     "perturbed_quadratic": {"n": 20, "m": 40},
     "biased_quadratic": {"n": 20, "drift": 0.5, "condition": 10.0},
     "logistic_regression": {"dataset": "synthetic", "n_samples": 100, "n_features": 5},

@@ -35,6 +35,7 @@ def test_true_grad_matches_central_differences(params: dict) -> None:
 @pytest.mark.parametrize("dataset", ["breast_cancer", "digits", "synthetic"])
 def test_f_star_is_the_optimum(dataset: str) -> None:
     p = LogisticRegression(0, dataset=dataset)
+    assert p.f_star is not None
     assert np.linalg.norm(p.true_grad(p.x_star)) < 1e-7
     assert p.loss(p.x_star[None, :])[0] == pytest.approx(p.f_star, abs=1e-14)
     # Strong convexity: nearby points are higher by at least l2/2 * r^2.

@@ -89,10 +89,10 @@ def test_a_diverging_method_neither_sets_the_y_range_nor_leaves_a_line_off_the_a
     low, high = ax.get_ylim()
     assert high == HEADROOM * 1.0  # from where the methods start, not from 1e180
     assert low < np.exp(-100 / 20) / 2  # the steady method's band fits
-    lines = [line for line in ax.get_lines() if len(line.get_xdata()) > 1]
+    lines = [line for line in ax.get_lines() if np.size(line.get_xdata()) > 1]
     assert max(float(np.max(line.get_ydata())) for line in lines) <= high
     markers = [line for line in ax.get_lines() if line.get_marker() == "^"]
-    assert len(markers) == 1 and markers[0].get_ydata()[0] == high  # where it left
+    assert len(markers) == 1 and np.asarray(markers[0].get_ydata())[0] == high  # where it left
 
 
 def test_wall_time_is_on_a_log_axis_and_a_three_by_four_grid_stays_legible():
@@ -105,7 +105,8 @@ def test_wall_time_is_on_a_log_axis_and_a_three_by_four_grid_stays_legible():
     assert fig.get_figwidth() <= MAX_WIDTH and width_px <= 1400  # shown unscaled in the HTML
     legend = fig.legends[0]
     size_pt = legend.get_texts()[0].get_fontsize()
-    shown_px = size_pt * DPI / 72 * min(1.0, 1370 / width_px)
+    # matplotlib's stub says Text.get_fontsize() -> float | str; it returns a size in points
+    shown_px = size_pt * DPI / 72 * min(1.0, 1370 / width_px)  # type: ignore[operator]
     assert shown_px >= 12  # was about 6 px with a 4.6 in panel per axis
     assert "[min, max] of 5, a 93.75% CI" in legend.get_title().get_text()
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -209,18 +210,21 @@ def test_a_trial_gets_a_copy_sharing_only_what_cannot_change(stateful):
     spec = spec_for(stateful, {})
     built = cache.get(spec, lambda: problems.create(stateful, {}, rng=1))
     again = cache.get(spec, lambda: pytest.fail("built twice"))
+    assert isinstance(built, StatefulQuadratic) and isinstance(again, StatefulQuadratic)
     assert again is not built
     assert again.target is built.target  # read-only data: shared
     assert again.drift is not built.drift  # state: copied
     built.drift += 1.0  # what the first trial did to its instance
-    assert not again.drift.any() and not cache.get(spec, lambda: None).drift.any()
+    kept = cache.get(spec, lambda: pytest.fail("built twice"))
+    assert isinstance(kept, StatefulQuadratic)
+    assert not again.drift.any() and not kept.drift.any()
 
 
 def test_the_cache_is_bounded(stateful):
     cache = InstanceCache(max_instances=2)
     for repetition in range(3):
         spec = spec_for(stateful, {}, repetition=repetition)
-        cache.get(spec, lambda r=repetition: problems.create(stateful, {}, rng=r))
+        cache.get(spec, partial(problems.create, stateful, {}, rng=repetition))
     assert len(cache) == 2 and cache.nbytes > 0
     small = InstanceCache(max_bytes=8)  # no instance fits: built every time, never kept
     for _ in range(2):

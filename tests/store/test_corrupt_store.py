@@ -70,7 +70,7 @@ def damaged_inside(good: bytes, folder: Path) -> bytes:
     raise AssertionError("found no page whose damage only an integrity check sees")
 
 
-def foreign(folder: Path, setup: Callable[[sqlite3.Connection], None]) -> bytes:
+def foreign(folder: Path, setup: Callable[[sqlite3.Connection], object]) -> bytes:
     path = folder / "foreign.sqlite"
     with closing(sqlite3.connect(path)) as db:
         setup(db)

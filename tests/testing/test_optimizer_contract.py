@@ -85,7 +85,7 @@ class ProblemCaller(NoisyCoordinateSearch):
 
 def dig_out_problem(oracle: Oracle) -> Problem:
     """What a determined cheat can still do in Python: search the oracle's closures."""
-    for cell in oracle.loss.__closure__ or ():  # type: ignore[attr-defined]
+    for cell in oracle.loss.__closure__ or ():
         found = getattr(cell.cell_contents, "__self__", cell.cell_contents)  # or a bound method's
         if isinstance(found, Problem):
             return found

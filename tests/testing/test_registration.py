@@ -22,7 +22,10 @@ from gesbench.core.problem import Problem
 from gesbench.core.registry import Preset, Registry, optimizers, problems
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
-GROUPS = {"gesbench.problems": problems, "gesbench.optimizers": optimizers}
+GROUPS: dict[str, Registry[Any]] = {
+    "gesbench.problems": problems,
+    "gesbench.optimizers": optimizers,
+}
 
 
 def declared_entry_points() -> dict[str, dict[str, str]]:
