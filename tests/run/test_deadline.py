@@ -62,8 +62,8 @@ def test_nothing_strikes_after_a_block_ends_in_time():
 
 
 def test_one_watchdog_thread_serves_every_limit():
-    def threads_seen_in_blocks() -> set[int]:
-        seen: set[int] = set()
+    def threads_seen_in_blocks() -> set[int | None]:
+        seen: set[int | None] = set()
         for _ in range(20):
             with deadline(60.0):
                 seen |= {t.ident for t in threading.enumerate() if t.name == "gesbench-limits"}
