@@ -46,7 +46,7 @@ import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn, Self
 
 import numpy as np
 
@@ -389,7 +389,7 @@ class Params(Mapping[str, Any]):
     @classmethod
     def resolve(
         cls, given: Mapping[str, Any], *, owner: str = "", fixed: Mapping[str, Any] | None = None
-    ) -> Params:
+    ) -> Self:
         """Check ``given`` (unknown names with suggestions, then every field) and fill in the
         defaults. Names in ``fixed`` are refused: a preset sets them."""
         fixed = fixed or {}
