@@ -1,11 +1,13 @@
 """Process-pool workers forked from the fork server (which stays up between runs) see the
 driver as it is when they start, as spawned workers would: its environment, and packages
-installed after the server started."""
+installed after the server started; and they start no BLAS threads."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from test_faults import install_distribution
 
@@ -18,15 +20,19 @@ from spec_factory import small_spec
 
 SOURCE = '''
 import os
+import threading
 
 import numpy as np
+import scipy.linalg
 
 from gesbench import Problem
 from gesbench.core.problem import frozen
 
 
-class EnvironmentQuadratic(Problem):
-    """||x - 1||^2 / 2 whose final metric is the worker's GESBENCH_TEST_MARK (-1: unset)."""
+class WorkerQuadratic(Problem):
+    """||x - 1||^2 / 2 whose final metrics tell of the worker: its GESBENCH_TEST_MARK (-1:
+    unset), and its threads that Python did not start, after matrix products and QR
+    factorisations through NumPy's BLAS and SciPy's (-1: no /proc)."""
 
     defaults = {"n": 3}
 
@@ -45,8 +51,32 @@ class EnvironmentQuadratic(Problem):
         return x - 1.0
 
     def final_metrics(self, x):
-        return {"mark": float(os.environ.get("GESBENCH_TEST_MARK", "-1"))}
+        a = np.random.default_rng(0).standard_normal((300, 300))
+        np.linalg.qr(a @ a)
+        scipy.linalg.qr(a @ a)
+        tasks = "/proc/self/task"
+        native = len(os.listdir(tasks)) - threading.active_count() if os.path.isdir(tasks) else -1
+        return {
+            "mark": float(os.environ.get("GESBENCH_TEST_MARK", "-1")),
+            "native_threads": float(native),
+        }
 '''
+
+
+def run_on_the_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> pd.DataFrame:
+    """Install the plugin now, run it on 2 workers, and return the trials."""
+    root = install_distribution(
+        tmp_path / "site",
+        "gesbench_worker_plugin",
+        SOURCE,
+        "[gesbench.problems]\nworker_quadratic = gesbench_worker_plugin:WorkerQuadratic\n",
+    )
+    monkeypatch.syspath_prepend(str(root))
+    spec = small_spec(repetitions=2)
+    spec["problems"] = [{"name": "worker_quadratic"}]
+    counts = run_experiment(parse_experiment(spec), tmp_path / name, workers=2, progress=False)
+    assert counts == {"done": 2 * len(spec["optimizers"])}, counts
+    return load_results(tmp_path / name).trials
 
 
 @pytest.mark.skipif(not forkserver.AVAILABLE, reason="no fork server on this platform")
@@ -56,61 +86,9 @@ def test_forked_workers_see_the_drivers_environment_and_plugins_of_now(
     # The fork server runs (and has imported gesbench) before the plugin is installed and the
     # variable set; without taking the driver's environment a forked worker kept the server's.
     run_experiment(small_experiment, tmp_path / "first", workers=2, progress=False)
-    root = install_distribution(
-        tmp_path / "site",
-        "gesbench_environment_plugin",
-        SOURCE,
-        "[gesbench.problems]\n"
-        "environment_quadratic = gesbench_environment_plugin:EnvironmentQuadratic\n",
-    )
-    monkeypatch.syspath_prepend(str(root))
     monkeypatch.setenv("GESBENCH_TEST_MARK", "7")
-    spec = small_spec(repetitions=2)
-    spec["problems"] = [{"name": "environment_quadratic"}]
-    counts = run_experiment(parse_experiment(spec), tmp_path / "second", workers=2, progress=False)
-    assert counts == {"done": 2 * len(spec["optimizers"])}, counts
-    trials = load_results(tmp_path / "second").trials
+    trials = run_on_the_plugin(tmp_path, monkeypatch, "second")
     assert (trials["final_mark"] == 7.0).all(), trials["final_mark"]
-
-
-THREADS_SOURCE = '''
-import os
-import threading
-
-import numpy as np
-import scipy.linalg
-
-from gesbench import Problem
-from gesbench.core.problem import frozen
-
-
-class NativeThreadsQuadratic(Problem):
-    """||x||^2 / 2 whose final metric counts the worker's threads that Python did not start,
-    after matrix products and QR factorisations through NumPy's BLAS and SciPy's."""
-
-    defaults = {"n": 3}
-
-    def _build(self, rng):
-        self.dim = self.params["n"]
-        self.x0 = frozen(np.ones(self.dim))
-        self.f_star = 0.0
-
-    def loss(self, X):
-        return 0.5 * np.sum(X**2, axis=1)
-
-    def true_grad(self, x):
-        return x.copy()
-
-    def surrogate_grad(self, x, rng):
-        return x.copy()
-
-    def final_metrics(self, x):
-        a = np.random.default_rng(0).standard_normal((300, 300))
-        np.linalg.qr(a @ a)
-        scipy.linalg.qr(a @ a)
-        native = len(os.listdir("/proc/self/task")) - threading.active_count()
-        return {"native_threads": float(native)}
-'''
 
 
 @pytest.mark.skipif(
@@ -123,17 +101,5 @@ def test_forked_workers_start_no_blas_threads(tmp_path, monkeypatch):
     # server starts here, from a driver that asks BLAS for two threads.
     stop_fork_server()
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
-    root = install_distribution(
-        tmp_path / "site",
-        "gesbench_threads_plugin",
-        THREADS_SOURCE,
-        "[gesbench.problems]\nnative_threads_quadratic = gesbench_threads_plugin:"
-        "NativeThreadsQuadratic\n",
-    )
-    monkeypatch.syspath_prepend(str(root))
-    spec = small_spec(repetitions=2)
-    spec["problems"] = [{"name": "native_threads_quadratic"}]
-    counts = run_experiment(parse_experiment(spec), tmp_path / "run", workers=2, progress=False)
-    assert counts == {"done": 2 * len(spec["optimizers"])}, counts
-    threads = load_results(tmp_path / "run").trials["final_native_threads"]
+    threads = run_on_the_plugin(tmp_path, monkeypatch, "run")["final_native_threads"]
     assert (threads == 0).all(), threads.tolist()
