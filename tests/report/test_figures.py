@@ -104,9 +104,8 @@ def test_wall_time_is_on_a_log_axis_and_a_three_by_four_grid_stays_legible():
     width_px = fig.get_figwidth() * DPI
     assert fig.get_figwidth() <= MAX_WIDTH and width_px <= 1400  # shown unscaled in the HTML
     legend = fig.legends[0]
-    size_pt = legend.get_texts()[0].get_fontsize()
-    # matplotlib's stub says Text.get_fontsize() -> float | str; it returns a size in points
-    shown_px = size_pt * DPI / 72 * min(1.0, 1370 / width_px)  # type: ignore[operator]
+    size_pt = float(legend.get_texts()[0].get_fontsize())  # (typed float | str: it is points)
+    shown_px = size_pt * DPI / 72 * min(1.0, 1370 / width_px)
     assert shown_px >= 12  # was about 6 px with a 4.6 in panel per axis
     assert "[min, max] of 5, a 93.75% CI" in legend.get_title().get_text()
 
