@@ -7,7 +7,7 @@ import sys
 import time
 import warnings
 from collections import deque
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from contextlib import ExitStack, suppress
 from typing import Any
 
@@ -63,6 +63,12 @@ def chunk_size(seconds: float | None, waiting: int, threads: int) -> int:
     if seconds is None:
         return 1
     return max(1, min(int(TASK_SECONDS / max(seconds, 1e-6)), waiting // (2 * threads)))
+
+
+def _total(threads: Iterable[int]) -> int:
+    """Worker threads in all, to size the tasks in flight (at least 1: a scheduler may have no
+    workers yet)."""
+    return max(1, sum(threads))
 
 
 def _task(specs: tuple[TrialSpec, ...], timeout: float | None, pin: bool) -> list[TrialResult]:
@@ -230,7 +236,7 @@ class Session:
                 raise GesbenchError(
                     f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}"
                 ) from None
-        threads = [w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()]
+        threads = client.nthreads().values()  # per worker
         if any(n > 1 for n in threads):
             warnings.warn(
                 "some Dask workers run several threads: trials sharing a process cannot each "
@@ -238,7 +244,7 @@ class Session:
                 "last bits; start workers with --nthreads 1",
                 stacklevel=3,
             )
-        self.threads = max(1, sum(threads))
+        self.threads = _total(threads)
         self.client = client
 
     def batches(self, specs: Sequence[TrialSpec]) -> Generator[list[TrialResult], None, None]:
@@ -277,7 +283,7 @@ class Session:
                 # an existing scheduler's workers may come and go (adaptive clusters); if it
                 # does not answer, the count stays, and the tasks' results say what happened
                 with suppress(OSError, TimeoutError):
-                    self.threads = max(1, sum(client.nthreads().values()))
+                    self.threads = _total(client.nthreads().values())
                 recounted = time.monotonic()
             while waiting and len(tasks) < IN_FLIGHT * self.threads:
                 seconds = sum(recent) / len(recent) if recent else None
