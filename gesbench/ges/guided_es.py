@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.linalg
@@ -41,6 +41,41 @@ class GuidedESParams(UpdateParams):
     k: int = param(1, ge=1, doc="past surrogate gradients spanning the guiding subspace")
     pairs: int = param(1, ge=1, doc="antithetic pairs per iteration (P)")
     dtype: str = dtype_param()
+
+
+class _SamplingViews(NamedTuple):
+    """What an iteration's draw of perturbations into the buffers uses, for one basis array
+    holding ``held`` directions: the draws and their two parts, the basis transposed, and
+    the two scales."""
+
+    basis: Array
+    held: int
+    z: Array
+    z_n: Array
+    z_k: Array
+    U_T: Array | None
+    full: Array
+    guided: Array
+
+
+def _perturbations(
+    z_n: Array,
+    z_k: Array,
+    U_T: Array | None,
+    full: Array,
+    guided: Array,
+    out: Array | None,
+    work: Array | None,
+) -> Array:
+    """``full z_n + guided z_k U^T`` (into ``out``; ``work``: scratch of its shape)."""
+    eps = np.multiply(z_n, full, out=out)
+    if U_T is not None:
+        # for k' = 1 the product is an outer product: the same numbers, without matmul's overhead
+        product = np.multiply if U_T.shape[0] == 1 else np.matmul
+        sub = product(z_k, U_T, out=work)
+        sub *= guided
+        eps += sub
+    return eps
 
 
 class GuidedES(Optimizer):
@@ -126,6 +161,7 @@ class GuidedES(Optimizer):
         self._plus, self._minus = self._points[:pairs], self._points[pairs:]
         self._direction = self._basis[:, 0]  # the basis for k = 1 (never swapped then)
         self._scales_for: tuple[float, int] | None = None
+        self._views: _SamplingViews | None = None
         self._estimate_scale = np.array(self.estimate_factor(p.beta, pairs), dtype)
         # Surrogate norms taken as they are: from the smallest normal number up to the root of
         # the largest (beyond it, the k > 1 basis updates' products of surrogate entries with
@@ -239,18 +275,10 @@ class GuidedES(Optimizer):
     ) -> Array:
         """Perturbations ``sigma (sqrt(alpha / n) z_n + sqrt((1 - alpha) / k') U z_k)`` from
         draws ``z`` (rows ``[z_n, z_k]``), into ``out`` (``work``: scratch of its shape)."""
-        n = self.x.size
-        k_held = U.shape[1]
+        n, k_held = self.x.size, U.shape[1]
         full, guided = self._scales(alpha, k_held)
-        eps = np.multiply(z[:, :n], full, out=out)
-        if k_held:
-            # for k' = 1 the product is an outer product: the same numbers, without matmul's
-            # overhead
-            product = np.multiply if k_held == 1 else np.matmul
-            sub = product(z[:, n:], U.T, out=work)
-            sub *= guided
-            eps += sub
-        return eps
+        U_T = U.T if k_held else None
+        return _perturbations(z[:, :n], z[:, n:], U_T, full, guided, out, work)
 
     def _scales(self, alpha: float, k_held: int) -> tuple[Array, Array]:
         """``sigma sqrt(alpha / n)`` and ``sigma sqrt((1 - alpha) / k')`` as 0-d arrays of the
@@ -268,12 +296,30 @@ class GuidedES(Optimizer):
 
     def sample(self, pairs: int, out: Array | None = None) -> Array:
         """Draw ``pairs`` perturbations (rows) from ``N(0, sigma^2 Sigma)`` (into ``out``)."""
+        if out is not None and pairs == self.params.pairs:
+            return self._sample_buffered(out)
         U = self._subspace()
         k_held = U.shape[1]
         alpha = self.params.alpha if k_held else 1.0  # nothing to guide with yet: isotropic
-        buffered = out is not None and pairs == self.params.pairs
-        z = self.draw(pairs, k_held, self._z if buffered else None)
-        return self.perturb(z, alpha, U, out, self._sub if buffered else None)
+        return self.perturb(self.draw(pairs, k_held), alpha, U, out)
+
+    def _sample_buffered(self, out: Array) -> Array:
+        """:meth:`sample` of an iteration's P perturbations, drawn into the buffers through
+        views of them and of the basis made once for each subspace (the same numbers)."""
+        held = self._held if self.guided else 0
+        views = self._views
+        if views is None or views.basis is not self._basis or views.held != held:
+            views = self._views = self._views_for(held)
+        self.rng.standard_normal(dtype=self.dtype, out=views.z)
+        return _perturbations(
+            views.z_n, views.z_k, views.U_T, views.full, views.guided, out, self._sub
+        )
+
+    def _views_for(self, held: int) -> _SamplingViews:
+        z, n = self._draws[held], self.x.size
+        full, guided = self._scales(self.params.alpha if held else 1.0, held)
+        U_T = self._basis[:, :held].T if held else None
+        return _SamplingViews(self._basis, held, z, z[:, :n], z[:, n:], U_T, full, guided)
 
     def estimate(
         self, oracle: Oracle, eps: Array, beta: float | None = None, out: Array | None = None
