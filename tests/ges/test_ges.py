@@ -145,6 +145,25 @@ def test_fifo_keeps_the_last_k_surrogates_in_order(rng):
     np.testing.assert_array_equal(ges._surrogates, np.column_stack(vectors[1:]))
 
 
+@pytest.mark.parametrize(("k", "alpha"), [(1, 0.5), (3, 0.3), (3, 1.0)])
+def test_an_iterations_draw_into_the_buffers_follows_the_subspace(k, alpha):
+    """A step draws into its buffers through views made once per subspace; they must follow it
+    as it fills and as the FIFO drops surrogates (the k > 1 basis moves to another array):
+    the same perturbations as a draw without buffers from the same generator state."""
+    n, pairs = 8, 2
+    buffered, plain = (GuidedES(rng=1, k=k, alpha=alpha, pairs=pairs) for _ in range(2))
+    for ges in (buffered, plain):
+        ges.start(np.zeros(n))
+    surrogates = np.random.default_rng(0).standard_normal((3 * k + 2, n))
+    into = np.empty((pairs, n))
+    np.testing.assert_array_equal(buffered.sample(pairs, out=into), plain.sample(pairs))
+    for s in surrogates:
+        buffered.remember(s)
+        plain.remember(s)
+        np.testing.assert_array_equal(buffered.sample(pairs, out=into), plain.sample(pairs))
+    np.testing.assert_array_equal(buffered.basis(), plain.basis())
+
+
 def test_each_step_costs_2p_evaluations_and_one_surrogate_call():
     res = GuidedES(rng=0, pairs=3).minimize(
         lambda x: float(x @ x), lambda x: 2 * x, np.ones(4), budget=7
