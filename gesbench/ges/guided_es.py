@@ -358,7 +358,7 @@ class GuidedES(Optimizer):
     def step(self, oracle: Oracle) -> None:
         if self.guided:
             self.remember(oracle.surrogate_grad(self.x))
-        eps = self.sample(self.params.pairs, out=self._eps)
+        eps = self._sample_buffered(self._eps)
         g = self.estimate(oracle, eps, out=self._g)
         self.x = self._update.apply(self.x, g)
 
