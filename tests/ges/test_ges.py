@@ -6,6 +6,8 @@ from typing import cast
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gesbench import Budget, GuidedES, HyperparameterError
 from gesbench.core.oracle import Oracle
@@ -145,17 +147,31 @@ def test_fifo_keeps_the_last_k_surrogates_in_order(rng):
     np.testing.assert_array_equal(ges._surrogates, np.column_stack(vectors[1:]))
 
 
-@pytest.mark.parametrize(("k", "alpha"), [(1, 0.5), (3, 0.3), (3, 1.0)])
-def test_an_iterations_draw_into_the_buffers_follows_the_subspace(k, alpha):
+@settings(max_examples=60, deadline=None)
+@given(
+    k=st.integers(1, 4),
+    extra=st.integers(0, 4),
+    pairs=st.integers(1, 3),
+    alpha=st.sampled_from([0.0, 0.3, 0.5, 1.0]),
+    dtype=st.sampled_from(["float64", "float32"]),
+    zeros=st.sets(st.integers(0, 13)),
+)
+def test_an_iterations_draw_into_the_buffers_follows_the_subspace(
+    k, extra, pairs, alpha, dtype, zeros
+):
     """A step draws into its buffers through views made once per subspace; they must follow it
-    as it fills and as the FIFO drops surrogates (the k > 1 basis moves to another array):
-    the same perturbations as a draw without buffers from the same generator state."""
-    n, pairs = 8, 2
-    buffered, plain = (GuidedES(rng=1, k=k, alpha=alpha, pairs=pairs) for _ in range(2))
+    as it fills and as the FIFO drops surrogates (the k > 1 basis moves to another array), and
+    skip all-zero surrogates: the same perturbations as a draw without buffers from the same
+    generator state."""
+    n = k + extra
+    buffered, plain = (
+        GuidedES(rng=1, k=k, alpha=alpha, pairs=pairs, dtype=dtype) for _ in range(2)
+    )
     for ges in (buffered, plain):
         ges.start(np.zeros(n))
     surrogates = np.random.default_rng(0).standard_normal((3 * k + 2, n))
-    into = np.empty((pairs, n))
+    surrogates[[i for i in zeros if i < len(surrogates)]] = 0
+    into = np.empty((pairs, n), dtype)
     np.testing.assert_array_equal(buffered.sample(pairs, out=into), plain.sample(pairs))
     for s in surrogates:
         buffered.remember(s)
