@@ -45,11 +45,9 @@ class GuidedESParams(UpdateParams):
 
 class _SamplingViews(NamedTuple):
     """What an iteration's draw of perturbations into the buffers uses, for one basis array
-    holding ``held`` directions: the draws and their two parts, the basis transposed, and
-    the two scales."""
+    holding some number of directions: the draws and their two parts, the basis transposed,
+    and the two scales."""
 
-    basis: Array
-    held: int
     z: Array
     z_n: Array
     z_k: Array
@@ -161,7 +159,8 @@ class GuidedES(Optimizer):
         self._plus, self._minus = self._points[:pairs], self._points[pairs:]
         self._direction = self._basis[:, 0]  # the basis for k = 1 (never swapped then)
         self._scales_for: tuple[float, int] | None = None
-        self._views: _SamplingViews | None = None
+        # views by (basis array, directions held), for the arrays made here
+        self._views: dict[tuple[int, int], _SamplingViews] = {}
         self._estimate_scale = np.array(self.estimate_factor(p.beta, pairs), dtype)
         # Surrogate norms taken as they are: from the smallest normal number up to the root of
         # the largest (beyond it, the k > 1 basis updates' products of surrogate entries with
@@ -307,9 +306,11 @@ class GuidedES(Optimizer):
         """:meth:`sample` of an iteration's P perturbations, drawn into the buffers through
         views of them and of the basis made once for each subspace (the same numbers)."""
         held = self._held if self.guided else 0
-        views = self._views
-        if views is None or views.basis is not self._basis or views.held != held:
-            views = self._views = self._views_for(held)
+        # for k > 1 the basis alternates between two arrays as the FIFO drops surrogates
+        key = (id(self._basis), held)
+        views = self._views.get(key)
+        if views is None:
+            views = self._views[key] = self._views_for(held)
         self.rng.standard_normal(dtype=self.dtype, out=views.z)
         return _perturbations(
             views.z_n, views.z_k, views.U_T, views.full, views.guided, out, self._sub
@@ -319,7 +320,7 @@ class GuidedES(Optimizer):
         z, n = self._draws[held], self.x.size
         full, guided = self._scales(self.params.alpha if held else 1.0, held)
         U_T = self._basis[:, :held].T if held else None
-        return _SamplingViews(self._basis, held, z, z[:, :n], z[:, n:], U_T, full, guided)
+        return _SamplingViews(z, z[:, :n], z[:, n:], U_T, full, guided)
 
     def estimate(
         self, oracle: Oracle, eps: Array, beta: float | None = None, out: Array | None = None
