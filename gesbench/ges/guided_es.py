@@ -44,9 +44,9 @@ class GuidedESParams(UpdateParams):
 
 
 class _SamplingViews(NamedTuple):
-    """What an iteration's draw of perturbations into the buffers uses, for one basis array
-    holding some number of directions: the draws and their two parts, the basis transposed,
-    and the two scales."""
+    """What an iteration's draw of perturbations into the buffers uses, for some number of
+    directions held: the draws and their two parts, the basis transposed, and the two
+    scales."""
 
     z: Array
     z_n: Array
@@ -157,10 +157,9 @@ class GuidedES(Optimizer):
         # subspace directions held (rows [z_n, z_k]), the points x + eps and x - eps
         self._draws = [self._z[: pairs * (n + h)].reshape(pairs, n + h) for h in range(k + 1)]
         self._plus, self._minus = self._points[:pairs], self._points[pairs:]
-        self._direction = self._basis[:, 0]  # the basis for k = 1 (never swapped then)
+        self._direction = self._basis[:, 0]  # the basis for k = 1
         self._scales_for: tuple[float, int] | None = None
-        # views by (basis array, directions held), for the arrays made here
-        self._views: dict[tuple[int, int], _SamplingViews] = {}
+        self._views: list[_SamplingViews | None] = [None] * (k + 1)  # by directions held
         self._estimate_scale = np.array(self.estimate_factor(p.beta, pairs), dtype)
         # Surrogate norms taken as they are: from the smallest normal number up to the root of
         # the largest (beyond it, the k > 1 basis updates' products of surrogate entries with
@@ -222,9 +221,10 @@ class GuidedES(Optimizer):
             # U R[:, 1:] spans the kept surrogates; R[:, 1:] is Hessenberg, its small QR
             # W T re-triangularises it, and U W is the new basis
             W, T = scipy.linalg.qr(R[:, 1:], mode="economic", check_finite=False)
+            # formed aside, then copied in: the basis stays in one array, of which views are
+            # kept (O(n k), against the O(n k^2) product)
             np.matmul(U, W, out=self._spare[:, :j])
-            self._basis, self._spare = self._spare, U
-            U = self._basis
+            U[:, :j] = self._spare[:, :j]
             R[:j, :j] = T
             R[j, :] = 0
         kept = U[:, :j]
@@ -306,11 +306,9 @@ class GuidedES(Optimizer):
         """:meth:`sample` of an iteration's P perturbations, drawn into the buffers through
         views of them and of the basis made once for each subspace (the same numbers)."""
         held = self._held if self.guided else 0
-        # for k > 1 the basis alternates between two arrays as the FIFO drops surrogates
-        key = (id(self._basis), held)
-        views = self._views.get(key)
+        views = self._views[held]
         if views is None:
-            views = self._views[key] = self._views_for(held)
+            views = self._views[held] = self._views_for(held)
         self.rng.standard_normal(dtype=self.dtype, out=views.z)
         return _perturbations(
             views.z_n, views.z_k, views.U_T, views.full, views.guided, out, self._sub

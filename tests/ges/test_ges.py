@@ -160,7 +160,7 @@ def test_an_iterations_draw_into_the_buffers_follows_the_subspace(
     k, extra, pairs, alpha, dtype, zeros
 ):
     """A step draws into its buffers through views made once per subspace; they must follow it
-    as it fills and as the FIFO drops surrogates (the k > 1 basis moves to another array), and
+    as it fills and as the FIFO drops surrogates (re-forming the k > 1 basis), and
     skip all-zero surrogates: the same perturbations as a draw without buffers from the same
     generator state."""
     n = k + extra
