@@ -44,9 +44,9 @@ class GuidedESParams(UpdateParams):
 
 
 class _SamplingViews(NamedTuple):
-    """What an iteration's draw of perturbations into the buffers uses, for some number of
-    directions held: the draws and their two parts, the basis transposed, and the two
-    scales."""
+    """Draws ``z`` (rows ``[z_n, z_k]``), the basis transposed (None without directions) and
+    the two scales, from which perturbations are formed; an iteration's, views of the buffers
+    and of the basis, are made once for each number of directions held."""
 
     z: Array
     z_n: Array
@@ -56,22 +56,15 @@ class _SamplingViews(NamedTuple):
     guided: Array
 
 
-def _perturbations(
-    z_n: Array,
-    z_k: Array,
-    U_T: Array | None,
-    full: Array,
-    guided: Array,
-    out: Array | None,
-    work: Array | None,
-) -> Array:
-    """``full z_n + guided z_k U^T`` (into ``out``; ``work``: scratch of its shape)."""
-    eps = np.multiply(z_n, full, out=out)
-    if U_T is not None:
+def _perturbations(views: _SamplingViews, out: Array | None, work: Array | None) -> Array:
+    """``full z_n + guided z_k U^T`` from ``views`` (into ``out``; ``work``: scratch of its
+    shape)."""
+    eps = np.multiply(views.z_n, views.full, out=out)
+    if views.U_T is not None:
         # for k' = 1 the product is an outer product: the same numbers, without matmul's overhead
-        product = np.multiply if U_T.shape[0] == 1 else np.matmul
-        sub = product(z_k, U_T, out=work)
-        sub *= guided
+        product = np.multiply if views.U_T.shape[0] == 1 else np.matmul
+        sub = product(views.z_k, views.U_T, out=work)
+        sub *= views.guided
         eps += sub
     return eps
 
@@ -116,6 +109,11 @@ class GuidedES(Optimizer):
     matrix product instead of a fresh QR (it stays orthonormal to ~1e-15 over 10^4 updates);
     a surrogate (nearly) inside the span kept falls back to a fresh QR.
 
+    A step draws its perturbations with :meth:`sample` (a subclass changes the search
+    distribution there); the iteration's own draw goes into the buffers without
+    :meth:`draw` and :meth:`perturb`, the building blocks for steps of one's own (as
+    :class:`~gesbench.ges.adaptive.GuidedESAuto`'s).
+
     Examples
     --------
     >>> import numpy as np
@@ -141,6 +139,8 @@ class GuidedES(Optimizer):
         # surrogates = U R (R upper triangular). Column-major, so each column is contiguous and
         # LAPACK reads the buffers without a transposed copy. For k = 1 the basis is the last
         # surrogate normalised, and the FIFO is not kept.
+        # (these arrays and the buffers below are never replaced until the next start: views
+        # of them are kept)
         self._surrogates = np.zeros((n, k if k > 1 else 0), dtype, order="F")
         self._basis = np.zeros((n, k), dtype, order="F")
         self._spare = np.zeros((n, k), dtype, order="F")  # the next basis while it is formed
@@ -277,7 +277,7 @@ class GuidedES(Optimizer):
         n, k_held = self.x.size, U.shape[1]
         full, guided = self._scales(alpha, k_held)
         U_T = U.T if k_held else None
-        return _perturbations(z[:, :n], z[:, n:], U_T, full, guided, out, work)
+        return _perturbations(_SamplingViews(z, z[:, :n], z[:, n:], U_T, full, guided), out, work)
 
     def _scales(self, alpha: float, k_held: int) -> tuple[Array, Array]:
         """``sigma sqrt(alpha / n)`` and ``sigma sqrt((1 - alpha) / k')`` as 0-d arrays of the
@@ -310,9 +310,7 @@ class GuidedES(Optimizer):
         if views is None:
             views = self._views[held] = self._views_for(held)
         self.rng.standard_normal(dtype=self.dtype, out=views.z)
-        return _perturbations(
-            views.z_n, views.z_k, views.U_T, views.full, views.guided, out, self._sub
-        )
+        return _perturbations(views, out, self._sub)
 
     def _views_for(self, held: int) -> _SamplingViews:
         z, n = self._draws[held], self.x.size
@@ -357,7 +355,7 @@ class GuidedES(Optimizer):
     def step(self, oracle: Oracle) -> None:
         if self.guided:
             self.remember(oracle.surrogate_grad(self.x))
-        eps = self._sample_buffered(self._eps)
+        eps = self.sample(self.params.pairs, out=self._eps)
         g = self.estimate(oracle, eps, out=self._g)
         self.x = self._update.apply(self.x, g)
 

@@ -180,6 +180,40 @@ def test_an_iterations_draw_into_the_buffers_follows_the_subspace(
     np.testing.assert_array_equal(buffered.basis(), plain.basis())
 
 
+@pytest.mark.parametrize("first_dim", [6, 9])
+def test_a_restarted_optimizer_draws_as_a_fresh_one(first_dim):
+    """``start`` makes new buffers: nothing drawn through the last run's views may remain."""
+    n, k = 6, 2
+    restarted, fresh = (GuidedES(rng=0, k=k, alpha=0.4, pairs=2) for _ in range(2))
+    restarted.start(np.zeros(first_dim))
+    for s in np.random.default_rng(1).standard_normal((k + 1, first_dim)):
+        restarted.remember(s)
+        restarted.sample(2, out=np.empty((2, first_dim)))
+    surrogates = np.random.default_rng(2).standard_normal((k + 2, n))
+    for ges in (restarted, fresh):
+        ges.rng = np.random.default_rng(3)
+        ges.start(np.zeros(n))
+    for s in surrogates:
+        restarted.remember(s)
+        fresh.remember(s)
+        drawn = restarted.sample(2, out=np.empty((2, n)))
+        np.testing.assert_array_equal(drawn, fresh.sample(2, out=np.empty((2, n))))
+
+
+def test_a_subclass_changes_the_search_distribution_through_sample():
+    """A step draws through ``sample``, so a subclass's own ``sample`` is the one used."""
+
+    class FirstAxisOnly(GuidedES):
+        def sample(self, pairs, out=None):
+            eps = super().sample(pairs, out)
+            eps[:, 1:] = 0
+            return eps
+
+    x0 = np.ones(4)
+    res = FirstAxisOnly(rng=0).minimize(lambda x: x @ x, lambda x: 2 * x, x0, budget=20)
+    assert res.x[0] < 1 and (res.x[1:] == 1).all()
+
+
 def test_each_step_costs_2p_evaluations_and_one_surrogate_call():
     res = GuidedES(rng=0, pairs=3).minimize(
         lambda x: float(x @ x), lambda x: 2 * x, np.ones(4), budget=7
