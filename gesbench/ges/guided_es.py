@@ -69,6 +69,10 @@ def _perturbations(views: _SamplingViews, out: Array | None, work: Array | None)
     return eps
 
 
+_LINKED = ("_draws", "_plus", "_minus", "_direction", "_views")
+"""GuidedES's attributes that are views of its buffers (made by ``_link``)."""
+
+
 class GuidedES(Optimizer):
     """Guided ES.
 
@@ -153,19 +157,34 @@ class GuidedES(Optimizer):
         self._sub = np.empty((pairs, n), dtype)
         self._points = np.empty((2 * pairs, n), dtype)
         self._g = np.empty(n, dtype)
-        # views of the buffers an iteration uses, made once: the draws for each number of
-        # subspace directions held (rows [z_n, z_k]), the points x + eps and x - eps
-        self._draws = [self._z[: pairs * (n + h)].reshape(pairs, n + h) for h in range(k + 1)]
-        self._plus, self._minus = self._points[:pairs], self._points[pairs:]
-        self._direction = self._basis[:, 0]  # the basis for k = 1
+        self._link()
         self._scales_for: tuple[float, int] | None = None
-        self._views: list[_SamplingViews | None] = [None] * (k + 1)  # by directions held
         self._estimate_scale = np.array(self.estimate_factor(p.beta, pairs), dtype)
         # Surrogate norms taken as they are: from the smallest normal number up to the root of
         # the largest (beyond it, the k > 1 basis updates' products of surrogate entries with
         # unit vectors can overflow once summed); others are rescaled (remember).
         limits = np.finfo(dtype)
         self._smallest, self._largest = float(limits.tiny), math.sqrt(float(limits.max))
+
+    def _link(self) -> None:
+        """Make the views of the buffers an iteration uses, once: the draws for each number of
+        subspace directions held (rows ``[z_n, z_k]``), the points ``x + eps`` and ``x - eps``,
+        the basis for k = 1, and the draws' parts (by directions held, as they are needed)."""
+        n, k, pairs = self.x.size, self.params.k, self.params.pairs
+        self._draws = [self._z[: pairs * (n + h)].reshape(pairs, n + h) for h in range(k + 1)]
+        self._plus, self._minus = self._points[:pairs], self._points[pairs:]
+        self._direction = self._basis[:, 0]
+        self._views: list[_SamplingViews | None] = [None] * (k + 1)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The state without the views: a pickled or deep-copied array keeps no view of
+        another, so a copy makes them again of its own buffers (:meth:`__setstate__`)."""
+        return {name: value for name, value in self.__dict__.items() if name not in _LINKED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "_basis" in state:  # started
+            self._link()
 
     @property
     def guided(self) -> bool:
