@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import pickle
 from typing import cast
 
 import numpy as np
@@ -15,7 +13,6 @@ from gesbench import Budget, GuidedES, HyperparameterError
 from gesbench.core.oracle import Oracle
 from gesbench.core.problem import FunctionProblem
 from gesbench.core.registry import optimizers
-from gesbench.ges.adaptive import GuidedESAuto
 
 VanillaES = cast(type[GuidedES], optimizers.get("vanilla_es"))
 
@@ -215,35 +212,6 @@ def test_a_subclass_changes_the_search_distribution_through_sample():
     x0 = np.ones(4)
     res = FirstAxisOnly(rng=0).minimize(lambda x: x @ x, lambda x: 2 * x, x0, budget=20)
     assert res.x[0] < 1 and (res.x[1:] == 1).all()
-
-
-@pytest.mark.parametrize("cls", [GuidedES, GuidedESAuto])
-@pytest.mark.parametrize("k", [1, 3])
-@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
-def test_a_copy_taken_mid_run_continues_as_the_original(cls, k, how):
-    """A copy of a started optimizer (to branch a run, or to keep it) has buffers of its own;
-    the views an iteration works through must be of those, not independent arrays."""
-    n = 8
-    problem = FunctionProblem(
-        lambda X: np.sum((X - 1.0) ** 2, axis=1),
-        lambda x: 2 * (x - 1.0) + 0.3,
-        np.zeros(n),
-        vectorized=True,
-    )
-
-    def oracle():
-        return Oracle(problem, Budget("iterations", 100), np.random.default_rng(0))
-
-    original = cls(rng=4, k=k, alpha=0.4)
-    original.start(np.zeros(n))
-    for _ in range(5):
-        original.step(oracle())
-    copied = copy.deepcopy(original) if how == "deepcopy" else pickle.loads(pickle.dumps(original))
-    for _ in range(6):
-        original.step(oracle())
-        copied.step(oracle())
-        np.testing.assert_array_equal(copied.x, original.x)
-    np.testing.assert_array_equal(copied.basis(), original.basis())
 
 
 def test_each_step_costs_2p_evaluations_and_one_surrogate_call():
