@@ -69,10 +69,6 @@ def _perturbations(views: _SamplingViews, out: Array | None, work: Array | None)
     return eps
 
 
-_LINKED = ("_draws", "_plus", "_minus", "_direction", "_views")
-"""GuidedES's attributes that are views of its buffers (made by ``_link``)."""
-
-
 class GuidedES(Optimizer):
     """Guided ES.
 
@@ -176,12 +172,9 @@ class GuidedES(Optimizer):
         self._direction = self._basis[:, 0]
         self._views: list[_SamplingViews | None] = [None] * (k + 1)
 
-    def __getstate__(self) -> dict[str, Any]:
-        """The state without the views: a pickled or deep-copied array keeps no view of
-        another, so a copy makes them again of its own buffers (:meth:`__setstate__`)."""
-        return {name: value for name, value in self.__dict__.items() if name not in _LINKED}
-
     def __setstate__(self, state: dict[str, Any]) -> None:
+        """A copy (pickled or deep-copied): an array copied keeps no view of another, so the
+        views are made again, of the copy's own buffers."""
         self.__dict__.update(state)
         if "_basis" in state:  # started
             self._link()
