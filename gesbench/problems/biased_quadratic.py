@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from gesbench.core import vectors
 from gesbench.core.params import Params, dtype_param, invalid, param
 from gesbench.core.problem import Array, Problem
 
@@ -137,10 +138,9 @@ class BiasedQuadratic(Problem):
         computation (what alignment logging needs)."""
         p = self.params
         grad = self.true_grad(x)
-        # A run that follows a bad surrogate can overflow here; the oracle then stops it as
-        # diverged, so numpy's overflow warning would only be noise.
-        with np.errstate(over="ignore"):
-            norm = np.linalg.norm(grad)
+        # A run that follows a bad surrogate can overflow here (inf, without a warning: the
+        # oracle stops it as diverged); a scalar of the dtype, as numpy's norm returns it
+        norm = self.dtype.type(vectors.norm(grad))
         perturbation = random_unit(rng, (self.dim,), self.dtype)
         perturbation *= p.noise
         if p.bias > 0:

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from gesbench.core import vectors
 from gesbench.core.params import Params, dtype_param, param
 from gesbench.core.problem import Array, Problem
 
@@ -107,8 +108,8 @@ class BlackBox(Problem):
     def surrogate_grad(self, x: Array, rng: np.random.Generator) -> Array:
         p = self.params
         grad = self.true_grad(x)
-        with np.errstate(over="ignore"):  # a diverging run is stopped by the oracle
-            norm = np.linalg.norm(grad)
+        # inf without a warning when a diverging run overflows (the oracle stops it)
+        norm = self.dtype.type(vectors.norm(grad))
         noise = _unit(rng, self.dim, self.dtype)
         return grad + norm * (p.bias * self.bias_direction + p.noise * noise)
 
