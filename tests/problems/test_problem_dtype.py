@@ -4,6 +4,7 @@ parameters, so trial ids did not move), float32 computing in float32 on the same
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Any
 
 import numpy as np
@@ -54,3 +55,17 @@ def test_float32_computes_in_float32_on_the_float64_instance(key):
         np.testing.assert_allclose(grad, p64.true_grad(X[0]), atol=1e-4 * scale)
     # an instance is deep-copied for each trial (the run's instance cache)
     np.testing.assert_array_equal(copy.deepcopy(p32).loss(X), values)
+
+
+@pytest.mark.parametrize("name", ["biased_quadratic", "sphere", "rastrigin"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_surrogate_whose_gradient_norm_overflows_is_not_finite_without_a_warning(name, dtype):
+    # The gradient is finite but its norm overflows: the oracle stops the trial as diverged,
+    # so a warning (an error under -W error) would only get in its way.
+    problem = problems.create(name, {"n": 8, "dtype": dtype}, rng=3)
+    point = np.full(8, np.finfo(dtype).max / 16, dtype=dtype)
+    assert np.isfinite(problem.true_grad(point)).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        surrogate = problem.surrogate_grad(point, np.random.default_rng(0))
+    assert surrogate.dtype == dtype and not np.isfinite(surrogate).all()
