@@ -6,7 +6,9 @@ and records it in ``extra_info["ratios"]``, which ``gesbench bench-compare`` tra
   held at one thread for all rounds as a run holds it. Targets:
   <= 1.2x at n = 10 and 100 (2,000 iterations), <= 1.15x at n = 1000 (1,000 iterations), with
   the default trace schedule. Also tracked: ``run_trial`` against the bare loop doing what the
-  trace must at that schedule (the driver's own cost, same targets).
+  trace must at that schedule (the driver's own cost, same targets); recorded beside them, that
+  loop with its calls going through an oracle (counted and checked as an optimizer's are): the
+  part of the ratio that no driver checking every call can remove.
 - The cost of a trial outside ``run_trial``: ``run_experiment`` (what ``gesbench run`` calls,
   in-process) on 300 trials of n = 10 x 200 iterations, sequential, minus the summed
   ``run_trial`` times the store records, per trial. Target: < 1 ms.
@@ -40,6 +42,7 @@ import numpy as np
 import pytest
 
 from gesbench.core.budget import Budget
+from gesbench.core.oracle import Oracle
 from gesbench.core.registry import problems
 from gesbench.run.experiment import run_experiment
 from gesbench.run.instances import INSTANCES
@@ -121,16 +124,21 @@ def trial_spec(n: int, iterations: int) -> TrialSpec:
     )  # default trace schedule
 
 
-def bare_guided_es(spec: TrialSpec, logging: bool = False) -> tuple[float, list[float]]:
+def bare_guided_es(
+    spec: TrialSpec, logging: bool = False, checked: bool = False
+) -> tuple[float, list[float]]:
     """Guided ES (k = 1, one pair, SGD) as a bare NumPy loop on the spec's problem instance and
     seed streams, calling the problem's ``surrogate_grad`` and batched ``loss`` as the oracle
     would; builds the problem, as ``run_trial`` does. With ``logging``, it also does what the
     trace recorder must at the spec's checkpoints (the loss at x, and the alignment of a
     surrogate drawn from the point's own generator with the true gradient), and nothing else.
-    Returns the final loss and the logged alignments."""
+    With ``checked``, its loss and surrogate calls go through an :class:`Oracle` (counted,
+    shapes and finiteness checked), as an optimizer's must. Returns the final loss and the
+    logged alignments."""
     streams = spec.streams()
     problem = problems.create(spec.problem, spec.problem_params, rng=streams.problem)
     rng, noise = streams.optimizer, streams.noise
+    oracle = Oracle(problem, spec.budget, noise) if checked else None
     key = int(streams.logging.integers(2**63))  # as the recorder keys each point's generator
     checkpoints = spec.trace.checkpoints()
     due, last = next(checkpoints), int(spec.budget.limit)
@@ -150,7 +158,7 @@ def bare_guided_es(spec: TrialSpec, logging: bool = False) -> tuple[float, list[
                 due = next(checkpoints)
         if iteration == last:
             break
-        surrogate = problem.surrogate_grad(x, noise)
+        surrogate = problem.surrogate_grad(x, noise) if oracle is None else oracle.surrogate_grad(x)
         norm = np.linalg.norm(surrogate)
         if norm > 0:  # zero at the optimum: Guided ES keeps its last direction
             u = surrogate / norm
@@ -159,7 +167,8 @@ def bare_guided_es(spec: TrialSpec, logging: bool = False) -> tuple[float, list[
         else:
             z = rng.standard_normal(n + 1)
             eps = full * z[:n] + guided * z[n] * u
-        f = problem.loss(np.stack([x + eps, x - eps]))
+        points = np.stack([x + eps, x - eps])
+        f = problem.loss(points) if oracle is None else oracle.loss(points)
         x = x - step * (f[0] - f[1]) * eps
     return float(problem.loss(x[None, :])[0]), alignments
 
@@ -192,19 +201,25 @@ def test_run_trial_against_a_bare_loop(benchmark: Any, n: int, iterations: int, 
         finals["bare_logging"], alignments = bare_guided_es(spec, logging=True)
         logged["bare_logging"] = np.array(alignments)
 
+    def bare_checked() -> None:
+        finals["bare_checked"] = bare_guided_es(spec, logging=True, checked=True)[0]
+
     benchmark.group = f"run-trial-vs-bare-n{n}"
     # BLAS at one thread, set once, as a run holds it for all its trials (in each worker, or
     # once in a sequential run): run_trial then skips setting it (milliseconds, counted in the
     # cost per trial outside it), and the bare loop runs under the same limit.
     with blas_pinned():
         own, reference = interleaved(
-            benchmark, driven, {"bare": bare, "logging": bare_logging}, rounds=8
+            benchmark,
+            driven,
+            {"bare": bare, "logging": bare_logging, "checked": bare_checked},
+            rounds=15 if n <= 100 else 8,
         )
     # The same algorithm on the same streams: the same trajectory, up to rounding, and the same
     # logged alignments. If Guided ES changes how it draws its perturbations, or the recorder
     # how it logs, the bare loop must follow it.
     assert finals["bare"] == pytest.approx(finals["run_trial"], rel=1e-6, abs=1e-15), finals
-    assert finals["bare_logging"] == finals["bare"]
+    assert finals["bare_logging"] == finals["bare_checked"] == finals["bare"]
     # (where the loss is at round-off the gradient is too, and its direction is noise)
     above = losses["run_trial"] > 1e-12
     assert len(logged["bare_logging"]) == len(logged["run_trial"]) and above[:50].all()
@@ -220,6 +235,8 @@ def test_run_trial_against_a_bare_loop(benchmark: Any, n: int, iterations: int, 
         bare_per_iteration_s=statistics.median(reference["bare"]) / iterations,
         # what logging alone costs the bare loop: the part of the ratio no driver can remove
         bare_logging_over_bare=median_ratio(reference["logging"], reference["bare"])[0],
+        # and with the oracle's checks on every call too: what no driver that checks can remove
+        bare_checked_logging_over_bare=median_ratio(reference["checked"], reference["bare"])[0],
         ratios={
             "run_trial_over_bare": ratio(value, per_round, target=target),
             "run_trial_over_bare_logging": ratio(driver, driver_per_round, target=target),
