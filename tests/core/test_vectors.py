@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from gesbench.core import vectors
 from gesbench.core.vectors import all_finite, norm, scaled_norm
 
 
@@ -94,3 +95,39 @@ def test_scaled_norm_is_accurate_where_the_squares_underflow_only_in_part(rng, d
         v = (scale * rng.standard_normal(5)).astype(dtype)
         exact = float(np.linalg.norm(v.astype(np.float64) / scale)) * scale
         assert scaled_norm(v) / exact == pytest.approx(1.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_long_vectors_never_reach_scipys_blas(rng, monkeypatch, dtype):
+    """Beyond 10,000 entries OpenBLAS threads a dot product, and scipy's and numpy's are two
+    OpenBLAS libraries with two sets of threads that stall each other: long vectors are settled
+    by numpy alone, with numpy's answers and no warning."""
+    calls: list[int] = []
+
+    def counted(dot):
+        def wrapped(a, b):
+            calls.append(a.size)
+            return dot(a, b)
+
+        return wrapped
+
+    monkeypatch.setattr(vectors, "_DDOT", counted(vectors._DDOT))
+    monkeypatch.setattr(
+        vectors, "_SELF_DOT", {key: counted(dot) for key, dot in vectors._SELF_DOT.items()}
+    )
+    longest = vectors._UNTHREADED
+    for size in (longest, longest + 1, 3 * longest):
+        v = rng.standard_normal(size).astype(dtype)
+        huge = v.copy()
+        huge[size // 2] = np.finfo(dtype).max / 2  # finite, but its square overflows
+        with_nan = v.copy()
+        with_nan[-1] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for a in (v, huge, with_nan):
+                assert all_finite(a) is bool(np.isfinite(a).all())
+                with np.errstate(all="ignore"):
+                    expected = float(np.linalg.norm(a))
+                value = norm(a)
+                assert value == expected or (np.isnan(value) and np.isnan(expected))
+    assert calls and max(calls) == longest
