@@ -3,9 +3,9 @@ cheap and without floating-point warnings.
 
 The dot products come straight from scipy's BLAS: numpy's ``dot`` warns when the squares of
 large finite entries overflow (an error under ``-W error`` in a user's ``minimize``) and costs
-twice as much per call. Norms keep numpy's value bit for bit (``np.linalg.norm`` of a 1-D float64
-vector is the square root of numpy's ``dot``): scipy's dot only tells first that numpy's cannot
-overflow.
+twice as much per call. Norms keep numpy's value bit for bit (``np.linalg.norm`` of a 1-D float
+vector is the square root of numpy's ``dot``, in its dtype): scipy's dot only tells first that
+numpy's cannot overflow.
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ from typing import Any
 import numpy as np
 import scipy.linalg.blas
 
-_FLOAT64 = np.dtype(np.float64)
-_SELF_DOT = {_FLOAT64: scipy.linalg.blas.ddot, np.dtype(np.float32): scipy.linalg.blas.sdot}
-_DDOT = _SELF_DOT[_FLOAT64]
+_FLOAT64, _FLOAT32 = np.dtype(np.float64), np.dtype(np.float32)
+_SELF_DOT = {_FLOAT64: scipy.linalg.blas.ddot, _FLOAT32: scipy.linalg.blas.sdot}
+_DDOT, _SDOT = _SELF_DOT[_FLOAT64], _SELF_DOT[_FLOAT32]
 _UNTHREADED = 10_000
 """The longest vector whose dot product OpenBLAS takes on the calling thread. Longer ones go to
 numpy alone: scipy's and numpy's wheels each bring their own OpenBLAS with its own threads, and
 a threaded call of one while the other's threads still spin from theirs stalled for ~8 ms on
 two cores (GES's ``minimize`` at n = 20,000: 10 ms an iteration against 0.8 ms)."""
-_NO_OVERFLOW = 1e300
-"""A sum of squares below this is far enough from overflow that another BLAS's sum of the same
-squares (another order, another rounding) cannot overflow either."""
+_NO_OVERFLOW, _NO_OVERFLOW_32 = 1e300, 1e36
+"""A sum of squares below this (float64, float32) is far enough from overflow that another
+BLAS's sum of the same squares (another order, another rounding) cannot overflow either."""
 
 
 def all_finite(a: np.ndarray[Any, Any]) -> bool:
@@ -46,14 +46,18 @@ def norm(v: np.ndarray[Any, Any]) -> float:
     overflow, without a warning."""
     if (
         type(v) is np.ndarray
-        and v.dtype == _FLOAT64
         and v.ndim == 1
         and 0 < v.size <= _UNTHREADED
         # numpy's norm takes the dot of a contiguous copy; a strided dot sums in another order
         and v.flags.c_contiguous
-        and _DDOT(v, v) < _NO_OVERFLOW  # False for NaN too
     ):
-        return math.sqrt(v.dot(v))
+        dtype = v.dtype
+        if dtype == _FLOAT64 and _DDOT(v, v) < _NO_OVERFLOW:  # False for NaN too
+            return math.sqrt(v.dot(v))
+        if dtype == _FLOAT32 and _SDOT(v, v) < _NO_OVERFLOW_32:
+            # numpy's float32 square root of its float32 dot: the double square root rounded
+            # to float32 is the same number (double has more than twice float32's digits)
+            return float(_FLOAT32.type(math.sqrt(v.dot(v))))
     with np.errstate(over="ignore", invalid="ignore"):
         return float(np.linalg.norm(v))
 
@@ -64,7 +68,7 @@ def _smallest_exact(dtype: np.dtype[Any]) -> float:
     return math.sqrt(float(tiny))
 
 
-_SMALLEST_EXACT = {dtype: _smallest_exact(dtype) for dtype in (_FLOAT64, np.dtype(np.float32))}
+_SMALLEST_EXACT = {dtype: _smallest_exact(dtype) for dtype in (_FLOAT64, _FLOAT32)}
 """:func:`_smallest_exact` of the dtypes the per-iteration path uses, looked up once."""
 
 
