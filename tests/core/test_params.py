@@ -43,7 +43,7 @@ def error(**given: Any) -> ParameterError:
 
 def test_defaults_fill_in_and_the_result_reads_as_attributes_and_as_a_mapping() -> None:
     p = Demo.resolve({"n": 3}, owner="demo")
-    assert p.n == 3 and p["sigma"] == 0.1 and p.alignment is None
+    assert isinstance(p, Demo) and p.n == 3 and p["sigma"] == 0.1 and p.alignment is None
     assert dict(p) == p.as_dict() == {**Demo.default_values(), "n": 3}
     assert list(p) == list(Demo.describe())
     assert len(p) == 9 and "rule" in p and "nope" not in p
@@ -106,7 +106,7 @@ def test_direct_construction_is_checked_too_and_instances_are_frozen() -> None:
 @given(st.integers(min_value=1, max_value=10**6), st.floats(0.0, 1.0))
 def test_values_inside_the_constraints_are_stored_as_given(n: int, alpha: float) -> None:
     p = Demo.resolve({"n": n, "alpha": alpha})
-    assert (p.n, p.alpha) == (n, alpha)
+    assert isinstance(p, Demo) and (p.n, p.alpha) == (n, alpha)
 
 
 @given(st.one_of(st.integers(max_value=0), st.floats(max_value=0.0, allow_nan=False)))
